@@ -1,0 +1,167 @@
+# httpr developer commands. From a fresh clone on Debian/Ubuntu, `make demo` and `make test`
+# do everything: system packages (as root), the virtualenv, the extension build.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+CC ?= cc
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_OK := $(VENV)/.httpr-venv
+STAMP := $(VENV)/.httpr-stamp
+ASAN_VENV := .venv-asan
+ASAN_TREE := build/asan-src
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+CSRC_C := $(wildcard csrc/*.c)
+CSRC_H := $(wildcard csrc/*.h)
+BUILD_INPUTS := $(CSRC_C) $(CSRC_H) build_ffi.py pyproject.toml setup.py
+# No built module in httpr/ (a fresh clone, `make clean`): rebuild even if the stamp is newer.
+FFI_SO := $(wildcard httpr/_ffi*.so)
+
+CTEST_SRCS := $(wildcard tests/c/test_*.c)
+CTEST_HELPERS := $(filter-out tests/c/test_%.c,$(wildcard tests/c/*.c))
+CTEST_BINS := $(patsubst tests/c/%.c,build/ctest/%,$(CTEST_SRCS))
+CTEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 -Icsrc -Itests/c
+
+.PHONY: install system-deps demo test lint typecheck ctest valgrind asan bench stress fuzz \
+	scenarios clean distclean FORCE
+
+# Shell snippet: apt-install the Debian packages named in $missing (as root, after
+# `apt-get update`, amendment 1.17), or say what to install and fail.
+define APT_INSTALL
+if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	echo "make: installing$$missing (apt-get)"; \
+	apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+else \
+	echo "httpr: missing system packages:$$missing" >&2; \
+	echo "  Debian/Ubuntu, as root: apt-get update && apt-get install -y$$missing" >&2; \
+	[ -z "$${other_distros:-}" ] || echo "  $$other_distros" >&2; \
+	exit 1; \
+fi
+endef
+
+install: $(STAMP)
+
+HAS_PYTHON_H := import os, sys, sysconfig; \
+	sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
+
+# Installs what is missing of libcurl4-openssl-dev pkg-config ca-certificates gcc python3-dev
+# python3-venv (design.md section 11, amendment 2.16). A package counts as missing only when
+# what it provides is missing, so another libcurl (libcurl4-gnutls-dev conflicts with the
+# openssl one) or a Python with its own headers and venv (pyenv) installs nothing. dpkg-query
+# answers where nothing can be probed.
+system-deps:
+	@missing=""; \
+	deb_installed() { [ "$$(dpkg-query -W -f='$${Status}' "$$1" 2>/dev/null)" = "install ok installed" ]; }; \
+	has_dpkg() { command -v dpkg-query >/dev/null 2>&1; }; \
+	if ! { command -v pkg-config && pkg-config --exists libcurl; } >/dev/null 2>&1; then \
+		has_dpkg && deb_installed libcurl4-openssl-dev || missing="$$missing libcurl4-openssl-dev"; \
+	fi; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	if has_dpkg && ! deb_installed ca-certificates; then missing="$$missing ca-certificates"; fi; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	$(PYTHON) -c '$(HAS_PYTHON_H)' >/dev/null 2>&1 || missing="$$missing python3-dev"; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	other_distros="Fedora/RHEL: libcurl-devel pkgconf-pkg-config gcc python3-devel;"; \
+	other_distros="$$other_distros Alpine: curl-dev pkgconf gcc musl-dev python3-dev"; \
+	if [ -n "$$missing" ]; then $(APT_INSTALL); fi
+
+$(VENV_OK): | system-deps
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	touch $@
+
+# The editable install builds httpr/_ffi*.so in place; HTTPR_WERROR=1 adds -Wextra -Werror.
+# Re-run when the C sources or the build files change (or the module is missing).
+$(STAMP): $(BUILD_INPUTS) $(VENV_OK) $(if $(FFI_SO),,FORCE) | system-deps
+	HTTPR_WERROR=1 $(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: install
+	$(PY) examples/demo.py
+
+test: install lint typecheck ctest
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@# Python 3.9 is declared but only 3.11 is tested here. vermin does not read version
+	@# guards: mark a guarded newer import `# novm`. typing_extensions is a dependency.
+	$(VENV)/bin/vermin -q -t=3.9- --violations --no-tips --backport typing_extensions \
+		httpr build_ffi.py setup.py
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# C unit tests: each tests/c/test_*.c linked with every csrc/*.c (and tests/c helpers).
+build/ctest/%: tests/c/%.c $(CTEST_HELPERS) $(CSRC_C) $(CSRC_H) $(wildcard tests/c/*.h) \
+		| system-deps
+	@mkdir -p $(@D)
+	$(CC) $(CTEST_CFLAGS) $$(pkg-config --cflags libcurl) -o $@ $< $(CTEST_HELPERS) \
+		$(CSRC_C) $$(pkg-config --libs libcurl) -lpthread -ldl
+
+ctest: $(CTEST_BINS)
+ifeq ($(CTEST_BINS),)
+	@echo "ctest: no tests/c/test_*.c yet"
+else
+	@for t in $(CTEST_BINS); do echo "ctest: $$t"; ./$$t || { echo "ctest: $$t FAILED" >&2; exit 1; }; done
+endif
+
+valgrind: $(CTEST_BINS)
+	@command -v valgrind >/dev/null 2>&1 || { missing=" valgrind"; $(APT_INSTALL); }
+	@supp=""; [ ! -f tests/c/valgrind.supp ] || supp="--suppressions=tests/c/valgrind.supp"; \
+	for t in $(CTEST_BINS); do \
+		echo "valgrind: $$t"; \
+		valgrind -q --leak-check=full --error-exitcode=1 $$supp ./$$t \
+			|| { echo "valgrind: $$t FAILED" >&2; exit 1; }; \
+	done
+
+# The transport tests against an ASan+UBSan build. The sanitized module is built in place in
+# a copy of the tree, so it never replaces the normal build in httpr/ that .venv imports.
+asan: | system-deps
+	rm -rf $(ASAN_TREE)
+	mkdir -p $(ASAN_TREE)
+	cp -r csrc httpr tests build_ffi.py setup.py pyproject.toml README.md $(ASAN_TREE)/
+	find $(ASAN_TREE) \( -name '_ffi*.so' -o -name '_ffi.[co]' -o -name __pycache__ \) \
+		-prune -exec rm -rf {} +
+	[ -x $(ASAN_VENV)/bin/python ] || $(PYTHON) -m venv $(ASAN_VENV)
+	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	cd $(ASAN_TREE) && HTTPR_SANITIZE=1 HTTPR_WERROR=1 \
+		$(CURDIR)/$(ASAN_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	cd $(ASAN_TREE) && LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
+		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(CURDIR)/$(ASAN_VENV)/bin/python -m pytest tests/transport
+
+bench: install
+	@[ -f bench/run.py ] || { echo "bench: bench/run.py does not exist yet" >&2; exit 1; }
+	$(PY) bench/run.py
+
+# Not in `make test` (amendments 1.10, 1.11). pytest exits 5 when it collects no test: until
+# such tests exist that is a note, not a failure (for these two targets only).
+stress fuzz: install
+	@rc=0; $(PY) -m pytest -m $@ || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make $@: no tests marked '$@' yet (pytest exit 5)"; rc=0; fi; \
+	exit $$rc
+
+scenarios: install
+	@[ -d tests/scenarios ] || { echo "scenarios: tests/scenarios does not exist yet" >&2; exit 1; }
+	$(PY) -m pytest tests/scenarios
+
+clean:
+	rm -rf build *.egg-info httpr/_ffi.c httpr/_ffi.o httpr/_ffi*.so \
+		.mypy_cache .ruff_cache .pytest_cache $(STAMP)
+	find . \( -path ./$(VENV) -o -path ./$(ASAN_VENV) -o -path ./.git \) -prune \
+		-o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(ASAN_VENV)
+
+FORCE:

@@ -1,0 +1,583 @@
+/*
+ * engine.c - one engine per client: a pthread that alone drives a CURLM (design.md section 1).
+ *
+ * Threads:
+ *   - any thread: httpr_engine_submit, httpr_engine_cancel, httpr_engine_close,
+ *     httpr_engine_drain, httpr_engine_events_fd, record take/return;
+ *   - the owner, once, when no transfer of its own is in flight: httpr_engine_free (it
+ *     cancels what is left, stops and joins the thread);
+ *   - the engine thread: everything that touches the multi or an added easy handle.
+ * Lock order: engine -> record; the engine lock is never held across a libcurl call that
+ * can run callbacks.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void engine_unref(httpr_engine *e);
+
+/* ---- the SSL session share (design.md section 5: one per engine, never across) ---- */
+
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userptr)
+{
+    httpr_engine *e = userptr;
+    (void)handle;
+    (void)data;
+    (void)access;
+    pthread_mutex_lock(&e->share_lock);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *userptr)
+{
+    httpr_engine *e = userptr;
+    (void)handle;
+    (void)data;
+    pthread_mutex_unlock(&e->share_lock);
+}
+
+/* ---- construction and destruction ---- */
+
+int httpr_engine_new(long max_connections, long max_host_connections, httpr_engine **out)
+{
+    if (!out)
+        return HTTPR_EINVAL;
+    *out = NULL;
+    httpr_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return HTTPR_ENOMEM;
+    e->efd = -1;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->share_lock, NULL);
+    e->pid = getpid();
+    e->refs = 1;
+    e->next_check = INT64_MAX;
+    e->multi = curl_multi_init();
+    e->share = curl_share_init();
+    e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!e->multi || !e->share || e->efd < 0) {
+        int rc = e->efd < 0 ? HTTPR_ESYS : HTTPR_ENOMEM;
+        e->refs = 0;
+        engine_unref(e); /* frees what was made */
+        return rc;
+    }
+    curl_share_setopt(e->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(e->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(e->share, CURLSHOPT_USERDATA, (void *)e);
+    curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+
+    /* design.md section 5: MAXCONNECTS always set, at least the most transfers in flight,
+     * else libcurl shrinks its cache as transfers finish and churns connections (597 vs 100
+     * opened for 20,000 GETs, 100 in flight). It grows with the load in engine_add. */
+    long keep = max_connections > 0 ? max_connections : 100;
+    CURLMcode mc = curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, keep);
+    if (mc == CURLM_OK && max_connections > 0)
+        mc = curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+    if (mc == CURLM_OK && max_host_connections > 0)
+        mc = curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host_connections);
+    if (mc != CURLM_OK) {
+        engine_unref(e);
+        return HTTPR_EINVAL;
+    }
+    e->maxconnects = keep;
+    httpr_counter_add(HTTPR_COUNTER_ENGINES, 1);
+    *out = e;
+    return 0;
+}
+
+static void engine_destroy(httpr_engine *e)
+{
+    while (e->pool) {
+        httpr_xfer *x = e->pool;
+        e->pool = x->next;
+        httpr_xfer_destroy(x);
+    }
+    /* Easy handles first (they use the share), then the multi (it closes the pooled
+     * connections), then the share. */
+    if (e->multi) {
+        curl_multi_cleanup(e->multi);
+        httpr_counter_add(HTTPR_COUNTER_ENGINES, -1);
+    }
+    if (e->share)
+        curl_share_cleanup(e->share);
+    if (e->efd >= 0)
+        close(e->efd);
+    free(e->events);
+    pthread_mutex_destroy(&e->share_lock);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+static void engine_unref(httpr_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int refs = --e->refs;
+    pthread_mutex_unlock(&e->lock);
+    if (refs <= 0)
+        engine_destroy(e);
+}
+
+int httpr_engine_close(httpr_engine *e)
+{
+    if (!e)
+        return HTTPR_EINVAL;
+    pthread_mutex_lock(&e->lock);
+    e->closed = 1;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+void httpr_engine_free(httpr_engine *e)
+{
+    if (!e)
+        return;
+    /* design.md section 7: a forked child never cleans up what it inherited (that would
+     * send TLS close_notify or GOAWAY on the parent's sockets, and the thread is gone). */
+    if (e->pid != getpid())
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->closed = 1;
+    e->stop = 1;
+    int started = e->thread_started;
+    pthread_mutex_unlock(&e->lock);
+    if (started) {
+        curl_multi_wakeup(e->multi);
+        pthread_join(e->thread, NULL);
+    }
+    engine_unref(e);
+}
+
+/* ---- records: taken from and returned to the engine's pool ---- */
+
+int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&e->lock);
+    if (e->pid != getpid()) {
+        pthread_mutex_unlock(&e->lock);
+        return HTTPR_ECLOSED;
+    }
+    httpr_xfer *x = e->pool;
+    if (x) {
+        e->pool = x->next;
+        e->pool_len--;
+    }
+    e->refs++;
+    uint64_t id = ++e->next_id;
+    pthread_mutex_unlock(&e->lock);
+
+    if (x) {
+        curl_easy_reset(x->easy); /* R12: no option survives into the next request */
+    } else {
+        x = calloc(1, sizeof(*x));
+        if (!x) {
+            engine_unref(e);
+            return HTTPR_ENOMEM;
+        }
+        pthread_mutex_init(&x->lock, NULL);
+        pthread_cond_init(&x->cond, NULL);
+        x->easy = curl_easy_init();
+        httpr_counter_add(HTTPR_COUNTER_RECORDS, 1);
+        if (!x->easy) {
+            httpr_xfer_destroy(x);
+            engine_unref(e);
+            return HTTPR_ENOMEM;
+        }
+    }
+    x->engine = e;
+    x->refs = 1;
+    x->id = id;
+    x->prev = x->next = x->cmd_next = NULL;
+    x->cancel_queued = 0;
+    x->in_multi = x->submitted = 0;
+    x->events = 0;
+    x->curlcode = 0;
+    x->reason = HTTPR_REASON_NONE;
+    x->head_done = 0;
+    x->conn_started = x->prereq = x->read_active = x->write_active = 0;
+    x->t_submit = x->last_rx = x->last_tx = 0;
+    memset(&x->result, 0, sizeof(x->result));
+    *out = x;
+    return 0;
+}
+
+/* A record nobody references any more goes back to the pool (or is freed). */
+static void record_recycle(httpr_engine *e, httpr_xfer *x)
+{
+    httpr_xfer_reset_for_pool(x);
+    pthread_mutex_lock(&e->lock);
+    int keep = e->pool_len < HTTPR_RECORD_POOL_MAX;
+    if (keep) {
+        x->next = e->pool;
+        e->pool = x;
+        e->pool_len++;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!keep)
+        httpr_xfer_destroy(x);
+    engine_unref(e);
+}
+
+void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x)
+{
+    /* A forked child leaks the record: its lock may have been held by a parent thread at
+     * fork time, and its handle belongs to the parent's connections (design.md 7). */
+    if (e->pid != getpid())
+        return;
+    pthread_mutex_lock(&x->lock);
+    int refs = --x->refs;
+    pthread_mutex_unlock(&x->lock);
+    if (refs == 0)
+        record_recycle(e, x);
+}
+
+/* ---- the completion queue (async waiters) ---- */
+
+static void push_event(httpr_engine *e, uint64_t id, int kind)
+{
+    pthread_mutex_lock(&e->lock);
+    if (e->ev_len == e->ev_cap) {
+        size_t cap = e->ev_cap ? e->ev_cap * 2 : 256;
+        httpr_event *p = malloc(cap * sizeof(*p));
+        if (!p) {
+            /* Out of memory: the sync waiter still sees DONE on the record; the async
+             * reader finds it when the next event arrives. Nothing better is possible. */
+            pthread_mutex_unlock(&e->lock);
+            return;
+        }
+        for (size_t i = 0; i < e->ev_len; i++)
+            p[i] = e->events[(e->ev_head + i) % e->ev_cap];
+        free(e->events);
+        e->events = p;
+        e->ev_head = 0;
+        e->ev_cap = cap;
+    }
+    e->events[(e->ev_head + e->ev_len) % e->ev_cap] = (httpr_event){id, kind};
+    e->ev_len++;
+    if (e->ev_len == 1) {
+        /* Written only on empty -> non-empty; the reader clears it when it empties. */
+        uint64_t one = 1;
+        ssize_t w = write(e->efd, &one, sizeof(one));
+        (void)w; /* EAGAIN means the counter is already set: the reader will come */
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+int httpr_engine_events_fd(httpr_engine *e, int *fd)
+{
+    if (!e || !fd)
+        return HTTPR_EINVAL;
+    *fd = e->efd;
+    return 0;
+}
+
+int httpr_engine_drain(httpr_engine *e, httpr_event *out, size_t cap, size_t *n)
+{
+    if (!e || !n || (cap && !out))
+        return HTTPR_EINVAL;
+    pthread_mutex_lock(&e->lock);
+    size_t k = e->ev_len < cap ? e->ev_len : cap;
+    for (size_t i = 0; i < k; i++)
+        out[i] = e->events[(e->ev_head + i) % e->ev_cap];
+    if (k) {
+        e->ev_head = (e->ev_head + k) % e->ev_cap;
+        e->ev_len -= k;
+    }
+    if (e->ev_len == 0) {
+        uint64_t v;
+        ssize_t r = read(e->efd, &v, sizeof(v));
+        (void)r; /* EAGAIN: already clear */
+    }
+    pthread_mutex_unlock(&e->lock);
+    *n = k;
+    return 0;
+}
+
+/* ---- the engine thread ---- */
+
+static void active_unlink(httpr_engine *e, httpr_xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        e->active = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    x->prev = x->next = NULL;
+}
+
+/* Publishes the one terminal event of a transfer and drops the engine's reference. */
+static void engine_finish(httpr_engine *e, httpr_xfer *x, int curlcode, int reason)
+{
+    if (x->in_multi) {
+        curl_multi_remove_handle(e->multi, x->easy);
+        x->in_multi = 0;
+        e->n_active--;
+        active_unlink(e, x);
+    }
+    if (reason != HTTPR_REASON_NONE && x->reason == HTTPR_REASON_NONE)
+        x->reason = reason;
+    /* amendment 2.2: a head cut before its blank line. 7.88 reports CURLE_OK for it, or 18
+     * when the partial head declared a Content-Length: either way the head never ended. */
+    if (!x->head_done && x->reason == HTTPR_REASON_NONE &&
+        (curlcode == CURLE_OK || (curlcode == CURLE_PARTIAL_FILE && x->head_lines > 0)))
+        x->reason = HTTPR_REASON_FRAMING;
+    httpr_xfer_collect(x);
+    uint64_t id = x->id;
+    int notify = x->notify;
+    httpr_counter_add(HTTPR_COUNTER_IN_FLIGHT, -1);
+    /* DONE and the engine's reference go in one critical section: a waiter that sees DONE
+     * holds the last reference (its free recycles at once), and the counters are exact. */
+    pthread_mutex_lock(&x->lock);
+    x->curlcode = curlcode;
+    x->events |= HTTPR_EV_DONE;
+    int last = --x->refs == 0;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    if (notify)
+        push_event(e, id, HTTPR_EV_DONE);
+    if (last)
+        record_recycle(e, x); /* its owner let go before DONE (abandoned after a cancel) */
+}
+
+/* The earliest moment an engine deadline of x can expire, and which one; INT64_MAX if none
+ * runs now. Idle timers only move later when reset, so the value is a lower bound. */
+static int64_t xfer_deadline(const httpr_xfer *x, int *reason)
+{
+    int64_t best = INT64_MAX;
+    *reason = HTTPR_REASON_NONE;
+#define CONSIDER(cond, at, why)                                                                    \
+    do {                                                                                           \
+        if ((cond) && (at) < best) {                                                               \
+            best = (at);                                                                           \
+            *reason = (why);                                                                       \
+        }                                                                                          \
+    } while (0)
+    CONSIDER(x->total_ms >= 0, x->t_submit + x->total_ms * 1000, HTTPR_REASON_TOTAL);
+    CONSIDER(x->pool_ms >= 0 && !x->conn_started, x->t_submit + x->pool_ms * 1000,
+             HTTPR_REASON_POOL);
+    /* connect=0 "expires at once" (api.md section 5): libcurl would read 0 as 300 s. */
+    CONSIDER(x->connect_ms == 0 && x->conn_started && !x->prereq, x->t_submit,
+             HTTPR_REASON_CONNECT);
+    CONSIDER(x->read_ms >= 0 && x->read_active, x->last_rx + x->read_ms * 1000,
+             HTTPR_REASON_READ);
+    CONSIDER(x->write_ms >= 0 && x->write_active, x->last_tx + x->write_ms * 1000,
+             HTTPR_REASON_WRITE);
+#undef CONSIDER
+    return best;
+}
+
+static void check_deadlines(httpr_engine *e, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    httpr_xfer *x = e->active;
+    while (x) {
+        httpr_xfer *following = x->next;
+        int reason;
+        int64_t at = xfer_deadline(x, &reason);
+        if (at <= now)
+            engine_finish(e, x, CURLE_OPERATION_TIMEDOUT, reason);
+        else if (at < next)
+            next = at;
+        x = following;
+    }
+    e->next_check = next;
+}
+
+void httpr_engine_note_deadline(httpr_engine *e, int64_t at)
+{
+    if (at < e->next_check)
+        e->next_check = at;
+}
+
+static void engine_add(httpr_engine *e, httpr_xfer *x)
+{
+    CURLMcode mc = curl_multi_add_handle(e->multi, x->easy);
+    if (mc != CURLM_OK) {
+        engine_finish(e, x, CURLE_FAILED_INIT, HTTPR_REASON_NONE);
+        return;
+    }
+    x->in_multi = 1;
+    x->prev = NULL;
+    x->next = e->active;
+    if (e->active)
+        e->active->prev = x;
+    e->active = x;
+    e->n_active++;
+    if (e->n_active > e->maxconnects) {
+        /* Keep the idle cache at least as large as the load (design.md section 5). */
+        e->maxconnects = e->n_active;
+        curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, e->maxconnects);
+    }
+    int reason;
+    httpr_engine_note_deadline(e, xfer_deadline(x, &reason));
+}
+
+static void *engine_main(void *arg)
+{
+    httpr_engine *e = arg;
+    httpr_counter_add(HTTPR_COUNTER_THREADS, 1);
+    for (;;) {
+        pthread_mutex_lock(&e->lock);
+        httpr_xfer *subs = e->submit_head;
+        e->submit_head = e->submit_tail = NULL;
+        httpr_xfer *cancels = e->cancels;
+        e->cancels = NULL;
+        for (httpr_xfer *c = cancels; c; c = c->cmd_next)
+            c->cancel_queued = 0;
+        int stop = e->stop;
+        pthread_mutex_unlock(&e->lock);
+
+        if (subs || cancels)
+            e->last_activity = httpr_now_us();
+        while (subs) {
+            httpr_xfer *x = subs;
+            subs = x->next;
+            x->next = NULL;
+            if (stop)
+                engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+            else
+                engine_add(e, x);
+        }
+        while (cancels) {
+            httpr_xfer *x = cancels;
+            cancels = x->cmd_next;
+            x->cmd_next = NULL;
+            if (x->in_multi)
+                engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+            httpr_engine_return_record(e, x); /* the command's reference */
+        }
+        if (stop) {
+            while (e->active)
+                engine_finish(e, e->active, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+            break;
+        }
+
+        int running = 0;
+        curl_multi_perform(e->multi, &running);
+        int queued;
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(e->multi, &queued)) != NULL) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            httpr_xfer *x = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            if (x && x->in_multi) {
+                engine_finish(e, x, (int)m->data.result, HTTPR_REASON_NONE);
+                e->last_activity = httpr_now_us();
+            }
+        }
+
+        int64_t now = httpr_now_us();
+        if (now >= e->next_check)
+            check_deadlines(e, now);
+
+        long curl_ms = -1;
+        curl_multi_timeout(e->multi, &curl_ms);
+        int64_t wait_us = curl_ms >= 0 ? (int64_t)curl_ms * 1000 : INT64_MAX;
+        if (e->next_check != INT64_MAX) {
+            int64_t until = e->next_check - now;
+            if (until < wait_us)
+                wait_us = until < 0 ? 0 : until;
+        }
+        if (wait_us == 0)
+            continue;
+        if (now - e->last_activity < HTTPR_ENGINE_SPIN_US) {
+            /* Busy-poll the sockets without blocking, then the queues again; yield the CPU
+             * in between, so a woken caller or a local server is not kept off a core. */
+            curl_multi_poll(e->multi, NULL, 0, 0, NULL);
+            sched_yield();
+            continue;
+        }
+        /* Nothing pending: sleep until a socket, a deadline or a submitter wakes us (no
+         * idle ticks). "sleeping" is set under the lock after checking the queues, so a
+         * submitter either sees it and wakes us, or left work we see here. */
+        pthread_mutex_lock(&e->lock);
+        int idle = e->submit_head == NULL && e->cancels == NULL && !e->stop;
+        e->sleeping = idle;
+        pthread_mutex_unlock(&e->lock);
+        if (!idle)
+            continue;
+        int wait_ms = wait_us == INT64_MAX ? INT_MAX
+                      : wait_us >= (int64_t)INT_MAX * 1000 ? INT_MAX
+                                                           : (int)((wait_us + 999) / 1000);
+        curl_multi_poll(e->multi, NULL, 0, wait_ms, NULL);
+        pthread_mutex_lock(&e->lock);
+        e->sleeping = 0;
+        pthread_mutex_unlock(&e->lock);
+        e->last_activity = httpr_now_us(); /* woken: something (socket, submit) happened */
+    }
+    httpr_counter_add(HTTPR_COUNTER_THREADS, -1);
+    return NULL;
+}
+
+/* ---- submit and cancel (any thread) ---- */
+
+int httpr_engine_submit(httpr_engine *e, httpr_xfer *x)
+{
+    if (!e || !x || x->engine != e || x->submitted)
+        return HTTPR_EINVAL;
+    pthread_mutex_lock(&e->lock);
+    if (e->closed || e->pid != getpid()) {
+        pthread_mutex_unlock(&e->lock);
+        return HTTPR_ECLOSED;
+    }
+    if (!e->thread_started) {
+        /* Started at the first request, so constructing a client costs no thread. */
+        if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+            pthread_mutex_unlock(&e->lock);
+            return HTTPR_ESYS;
+        }
+        e->thread_started = 1;
+    }
+    x->submitted = 1;
+    x->t_submit = httpr_now_us();
+    x->refs++; /* the engine's, until DONE; nobody else can see x yet */
+    x->next = NULL;
+    if (e->submit_tail)
+        e->submit_tail->next = x;
+    else
+        e->submit_head = x;
+    e->submit_tail = x;
+    int wake = e->sleeping;
+    e->sleeping = 0; /* one wake-up is enough for everything queued before it */
+    pthread_mutex_unlock(&e->lock);
+    httpr_counter_add(HTTPR_COUNTER_IN_FLIGHT, 1);
+    if (wake)
+        curl_multi_wakeup(e->multi);
+    return 0;
+}
+
+int httpr_engine_cancel(httpr_engine *e, httpr_xfer *x)
+{
+    if (!e || !x || x->engine != e)
+        return HTTPR_EINVAL;
+    pthread_mutex_lock(&x->lock);
+    int live = x->submitted && !(x->events & HTTPR_EV_DONE);
+    if (live)
+        x->refs++; /* the command's: x may be freed by its owner before the engine runs it */
+    pthread_mutex_unlock(&x->lock);
+    if (!live)
+        return 0; /* idempotent: a finished transfer has nothing to cancel */
+    pthread_mutex_lock(&e->lock);
+    int queued = x->cancel_queued;
+    if (!queued) {
+        x->cancel_queued = 1;
+        x->cmd_next = e->cancels;
+        e->cancels = x;
+    }
+    int wake = e->thread_started && e->sleeping;
+    if (wake)
+        e->sleeping = 0;
+    pthread_mutex_unlock(&e->lock);
+    if (queued)
+        httpr_engine_return_record(e, x);
+    else if (wake)
+        curl_multi_wakeup(e->multi);
+    return 0;
+}

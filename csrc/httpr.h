@@ -1,0 +1,210 @@
+/*
+ * httpr.h - the real header of the C layer: libcurl, the 7.88 floor, shared types.
+ *
+ * The C layer drives libcurl for the Python package through cffi (API mode). It holds
+ * no Python C-API. csrc/httpr_cdef.h is the subset cffi parses; every type and
+ * prototype there must match this file (cffi checks it when it compiles).
+ *
+ * Conventions (style.md): names are httpr_<noun>_<verb>; every public function returns an
+ * int status (0, a CURLcode, or a negative HTTPR_E*) and writes outputs through pointers;
+ * every allocation has one owner and one NULL-safe _free. Lock order: engine -> record;
+ * nothing blocks under a lock except a condition-variable wait.
+ */
+#ifndef HTTPR_H
+#define HTTPR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+/* design.md section 11: 7.88 is the oldest libcurl whose behaviour the design was measured
+ * on (PROTOCOLS_STR needs 7.85, PREREQFUNCTION 7.80, the 5-coding cap arrived in 7.88). */
+#if LIBCURL_VERSION_NUM < 0x075800
+#error "httpr needs libcurl >= 7.88.0 (curl/curl.h is older); upgrade the libcurl headers"
+#endif
+
+/* ---- statuses (negative; 0 is success, positive values are CURLcodes) ---- */
+#define HTTPR_ENOMEM (-1)    /* an allocation failed */
+#define HTTPR_EINVAL (-2)    /* a bad argument (NULL, wrong state for the call) */
+#define HTTPR_ECLOSED (-3)   /* the engine refuses new transfers (closed or forked) */
+#define HTTPR_ETIMEDOUT (-4) /* a wait slice ended before the event */
+#define HTTPR_ESYS (-5)      /* a system call failed (thread, eventfd) */
+#define HTTPR_EAGAIN (-6)    /* nothing to read yet */
+
+/* ---- engine reasons: why the engine ended a transfer (design.md section 10) ---- */
+#define HTTPR_REASON_NONE 0
+#define HTTPR_REASON_CANCELLED 1  /* cancel command, client shutdown */
+#define HTTPR_REASON_USER 2       /* a user callback failed (body source, stream reader) */
+#define HTTPR_REASON_POOL 3       /* pool deadline: no connection started in time */
+#define HTTPR_REASON_CONNECT 4    /* connect deadline (connect=0 expires at once) */
+#define HTTPR_REASON_READ 5       /* read-idle deadline */
+#define HTTPR_REASON_WRITE 6      /* write-idle deadline */
+#define HTTPR_REASON_TOTAL 7      /* total deadline */
+#define HTTPR_REASON_HEADER_CAP 8 /* response head over HTTPR_MAX_HEADER_* */
+#define HTTPR_REASON_FRAMING 9    /* bad/conflicting Content-Length, chunked twice, cut head */
+#define HTTPR_REASON_SIZE_CAP 10  /* decoded body over max_response_size */
+#define HTTPR_REASON_DECODING 11  /* reserved for httpr's own decoder */
+
+/* ---- event bits: what a waiter can wait for ---- */
+#define HTTPR_EV_HEAD 1 /* the final response head is complete */
+#define HTTPR_EV_DONE 2 /* the terminal event: exactly one per transfer */
+
+/* ---- HTTP versions asked for (httpr_options.http_version) ---- */
+#define HTTPR_HTTP_DEFAULT 0 /* HTTP/2 over TLS by ALPN, HTTP/1.1 in clear text */
+#define HTTPR_HTTP_1_1 1
+#define HTTPR_HTTP_2_ONLY 2 /* prior knowledge on http://, h2 required on https:// */
+
+/* ---- named limits ---- */
+/* R7: response head caps, below libcurl's later own caps (300 KiB in 8.3, 5,000 lines in
+ * 8.14; 7.88 has none), so every libcurl version behaves the same. */
+#define HTTPR_MAX_HEADER_BYTES (256 * 1024)
+#define HTTPR_MAX_HEADER_LINES 1000
+/* A recycled record keeps a body buffer up to this size warm (design.md section 3:
+ * copying out of a reused warm buffer was 4x faster than out of a fresh one). */
+#define HTTPR_KEEP_BODY_BYTES (1024 * 1024)
+/* Pre-size the body buffer from Content-Length up to this much: a lying server must not
+ * make us allocate more than it sends. */
+#define HTTPR_PRESIZE_MAX_BYTES (8 * 1024 * 1024)
+/* Records (with their easy handle and buffers) an engine keeps for reuse. */
+#define HTTPR_RECORD_POOL_MAX 64
+/* After activity the engine busy-polls (yielding between polls) this long before it sleeps
+ * in curl_multi_poll. A cross-CPU wake-up costs ~17 us on the 2-core VM, and a sequential
+ * request through a sleeping engine pays two more of them than an in-thread
+ * curl_easy_perform. Measured through the Python client (5 KB gzip from nginx, 5,000
+ * sequential GETs): no window 239 us/req (caller thread 120 us CPU/req), 200 us yielding
+ * window 174 us/req (caller 84 us CPU/req). */
+#define HTTPR_ENGINE_SPIN_US 200
+/* connect=None: the largest connect timeout we hand libcurl; it reads 0 as "300 s" and
+ * adds the value to timestamps, so LONG_MAX could overflow (design.md section 6). */
+#define HTTPR_CONNECT_TIMEOUT_NONE_MS 2147483647L
+
+typedef struct httpr_engine httpr_engine;
+typedef struct httpr_xfer httpr_xfer;
+
+/* Request flags (httpr_xfer_setup). */
+#define HTTPR_F_BODY 1       /* a body, even an empty one, goes through READFUNCTION */
+#define HTTPR_F_REPLAYABLE 2 /* idempotent method + buffered body: libcurl may rewind it */
+#define HTTPR_F_HEAD 4       /* HEAD: NOBODY, never CUSTOMREQUEST "HEAD" (amendment 2.6) */
+#define HTTPR_F_NOTIFY 8     /* also publish events to the completion queue (async) */
+
+/* The options of a transfer that come from the client's settings. Python builds one per
+ * settings snapshot and reuses it read-only from any thread; httpr_xfer_setup copies what
+ * it needs (libcurl copies string options). Timeouts in milliseconds, < 0 = none. */
+typedef struct {
+    int http_version;            /* HTTPR_HTTP_* */
+    int verify;                  /* 0: verify=False */
+    const char *ca_file;         /* CAINFO (CAPATH cleared); NULL: libcurl's built-in default */
+    const char *proxy;           /* always set on the handle; "" = no proxy (design.md 8) */
+    const char *noproxy;         /* NOPROXY; NULL = "" */
+    const char *accept_encoding; /* ACCEPT_ENCODING; NULL: no decoding, "" every decoder */
+    int64_t connect_timeout_ms;
+    int64_t read_timeout_ms;
+    int64_t write_timeout_ms;
+    int64_t pool_timeout_ms;
+    int64_t total_timeout_ms;
+    int64_t max_response_size; /* decoded body bytes, < 0 = no cap */
+    int64_t maxage_conn_s;     /* MAXAGE_CONN, < 0 = libcurl's default */
+} httpr_options;
+
+/* What a finished transfer produced; pointers stay valid until httpr_xfer_free. */
+typedef struct {
+    uint64_t id;
+    int events;     /* HTTPR_EV_* seen so far */
+    int curlcode;   /* CURLcode at DONE (28 for engine deadlines, 42 for cancellation) */
+    int reason;     /* HTTPR_REASON_* */
+    long status;    /* final response status, 0 if none */
+    long http_version;  /* CURLINFO_HTTP_VERSION: CURL_HTTP_VERSION_* */
+    long num_connects;  /* 0: the connection was reused */
+    long connect_code;  /* CURLINFO_HTTP_CONNECTCODE (proxy CONNECT reply) */
+    int request_sent;   /* any request byte may have left (a prereq callback ran) */
+    int head_done;      /* the final head's blank line was seen */
+    int64_t t_namelookup_us;
+    int64_t t_connect_us;
+    int64_t t_appconnect_us;
+    int64_t t_pretransfer_us;
+    int64_t t_starttransfer_us;
+    int64_t t_total_us;
+    int64_t elapsed_us; /* submit -> DONE on the engine's monotonic clock */
+    const char *head;   /* the final response head, raw lines in wire order */
+    size_t head_len;
+    const char *body; /* the (decoded) body */
+    size_t body_len;
+    const char *error; /* libcurl's error buffer, "" if empty */
+} httpr_result;
+
+/* One (transfer id, event) pair of the completion queue, for the async reader. */
+typedef struct {
+    uint64_t id;
+    int kind;
+} httpr_event;
+
+/* Version and features of the libcurl loaded at run time. */
+typedef struct {
+    unsigned int version_num;
+    const char *version;
+    const char *ssl_version;
+    int http2;
+    int http3;
+    int brotli;
+    int zstd;
+    int libz;
+    int asynchdns;
+    int threadsafe;
+    int https_proxy;
+} httpr_curl_info;
+
+/* Live-object counters for the leak tests (style.md: the only globals beside the init
+ * guard). */
+typedef struct {
+    int64_t engines;
+    int64_t records;
+    int64_t in_flight;
+    int64_t threads;
+} httpr_counters;
+
+/* init.c */
+int httpr_global_init(void);
+int httpr_curl_info_get(httpr_curl_info *out);
+int httpr_counters_get(httpr_counters *out);
+
+/* engine.c */
+int httpr_engine_new(long max_connections, long max_host_connections, httpr_engine **out);
+int httpr_engine_close(httpr_engine *e);
+void httpr_engine_free(httpr_engine *e);
+int httpr_engine_submit(httpr_engine *e, httpr_xfer *x);
+int httpr_engine_cancel(httpr_engine *e, httpr_xfer *x);
+int httpr_engine_events_fd(httpr_engine *e, int *fd);
+int httpr_engine_drain(httpr_engine *e, httpr_event *out, size_t cap, size_t *n);
+
+/* xfer.c */
+int httpr_xfer_new(httpr_engine *e, httpr_xfer **out);
+/* method: an upper-case token; url: validated ASCII; headers: "Name: value" lines, each
+ * followed by a NUL, headers_len bytes in all; body copied. Nothing passed here needs to
+ * outlive the call. */
+int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *method,
+                     const char *url, const char *headers, size_t headers_len, const char *body,
+                     size_t body_len, int flags);
+int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *method,
+                     const char *url, const char *headers, size_t headers_len, const char *body,
+                     size_t body_len, int flags, httpr_xfer **out);
+int httpr_xfer_id(httpr_xfer *x, uint64_t *id);
+int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms);
+int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
+void httpr_xfer_free(httpr_xfer *x);
+
+/* ring.c: a bounded byte ring (streaming buffers, design.md section 4) */
+typedef struct {
+    unsigned char *data;
+    size_t cap;  /* bytes allocated */
+    size_t head; /* read position */
+    size_t len;  /* bytes stored */
+} httpr_ring;
+
+int httpr_ring_init(httpr_ring *r, size_t cap);
+void httpr_ring_free(httpr_ring *r);
+size_t httpr_ring_write(httpr_ring *r, const void *src, size_t n);
+size_t httpr_ring_read(httpr_ring *r, void *dst, size_t n);
+size_t httpr_ring_space(const httpr_ring *r);
+
+#endif /* HTTPR_H */

@@ -1,0 +1,134 @@
+/*
+ * internal.h - structures shared by engine.c, xfer.c and init.c, not seen by cffi.
+ *
+ * Kept apart from httpr.h (which cffi's generated module includes) so the record and engine
+ * layouts can change without touching the Python-facing declarations.
+ *
+ * Threads: a record's request fields are written by the caller before submit; from submit
+ * to DONE only the engine thread touches the easy handle and the callback-owned fields;
+ * "events", "curlcode", "reason" and the result fields are published under the record's
+ * lock, so a waiter that saw HTTPR_EV_DONE under that lock may read everything else.
+ */
+#ifndef HTTPR_INTERNAL_H
+#define HTTPR_INTERNAL_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "httpr.h"
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} httpr_buf;
+
+struct httpr_xfer {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs; /* Python's + the engine's (submit to DONE) + one per queued command */
+    httpr_engine *engine;
+    CURL *easy;
+    uint64_t id;
+    httpr_xfer *prev; /* links: the engine's submit queue, active list or record pool */
+    httpr_xfer *next;
+    httpr_xfer *cmd_next; /* link in the engine's cancel list */
+    int cancel_queued;    /* on that list (engine lock) */
+
+    /* request, owned copies */
+    struct curl_slist *headers;
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    size_t body_pos;
+    int send_body;
+    int body_replayable;
+    int head_request;
+    int notify;
+    char errbuf[CURL_ERROR_SIZE];
+
+    /* response capture (engine thread while in flight) */
+    httpr_buf head;
+    httpr_buf resp;
+    size_t head_lines;
+    size_t trailer_bytes; /* trailers count toward the final head's caps (3.12) */
+    long head_status;      /* status of the head being read (1xx heads are dropped) */
+    int64_t content_length; /* -1 when absent */
+    int chunked;           /* "chunked" tokens seen in Transfer-Encoding */
+    int encoded;           /* a Content-Encoding other than identity */
+    int head_done;
+    int64_t max_response_size;
+
+    /* deadlines (engine clock, microseconds; timeouts < 0 = none) */
+    int64_t t_submit;
+    int64_t connect_ms;
+    int64_t read_ms;
+    int64_t write_ms;
+    int64_t pool_ms;
+    int64_t total_ms;
+    int64_t last_rx;
+    int64_t last_tx;
+    int conn_started; /* a new connection started, or a pooled one was handed over */
+    int prereq;       /* the request is about to be sent: the pool phase is over */
+    int read_active;  /* the read-idle timer runs */
+    int write_active; /* the write-idle timer runs */
+
+    /* state */
+    int in_multi;
+    int submitted;
+    int events;
+    int curlcode;
+    int reason;
+    httpr_result result; /* filled at DONE */
+};
+
+struct httpr_engine {
+    pthread_mutex_t lock;
+    pid_t pid; /* the process that made the engine: a forked child never touches it */
+    int refs;  /* the owner's + one per live record */
+    int closed;
+    int stop;
+    int thread_started;
+    int sleeping; /* the engine is (about to be) blocked in curl_multi_poll (engine lock) */
+    int64_t last_activity; /* engine thread only: last submit/command/completion seen */
+    pthread_t thread;
+    CURLM *multi;
+    CURLSH *share;
+    pthread_mutex_t share_lock;
+    int efd; /* eventfd: completion queue went from empty to non-empty */
+    uint64_t next_id;
+
+    httpr_xfer *submit_head; /* queued by callers, not yet added to the multi */
+    httpr_xfer *submit_tail;
+    httpr_xfer *cancels; /* cancel commands (each holds a record ref) */
+
+    httpr_xfer *active; /* in the multi (engine thread only) */
+    long n_active;
+    long maxconnects; /* CURLMOPT_MAXCONNECTS now in force */
+    int64_t next_check; /* earliest deadline that may expire (engine thread only) */
+
+    httpr_event *events; /* completion queue for async waiters */
+    size_t ev_head;
+    size_t ev_len;
+    size_t ev_cap;
+
+    httpr_xfer *pool; /* recycled records with their easy handles */
+    size_t pool_len;
+};
+
+/* init.c */
+int64_t httpr_now_us(void);
+void httpr_counter_add(int which, int64_t delta);
+enum { HTTPR_COUNTER_ENGINES, HTTPR_COUNTER_RECORDS, HTTPR_COUNTER_IN_FLIGHT, HTTPR_COUNTER_THREADS };
+
+/* xfer.c, for the engine */
+void httpr_xfer_collect(httpr_xfer *x);
+void httpr_xfer_destroy(httpr_xfer *x);
+void httpr_xfer_reset_for_pool(httpr_xfer *x);
+
+/* engine.c, for xfer.c */
+void httpr_engine_note_deadline(httpr_engine *e, int64_t at);
+int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
+void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);
+
+#endif /* HTTPR_INTERNAL_H */

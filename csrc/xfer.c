@@ -1,0 +1,689 @@
+/*
+ * xfer.c - the transfer record: options from httpr_options, the header/body/read callbacks,
+ * the head caps and framing checks, the body buffer, the result (design.md sections 2-3, 9).
+ *
+ * Threads: httpr_xfer_new/setup/start/wait/result/free are called by Python threads (cffi
+ * releases the GIL around them). The curl callbacks below run on the engine thread only,
+ * between submit and DONE, and touch only fields no other thread reads before DONE.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* ---- small helpers ---- */
+
+static int buf_reserve(httpr_buf *b, size_t extra)
+{
+    size_t need = b->len + extra;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 16 * 1024;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return HTTPR_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_append(httpr_buf *b, const char *src, size_t n)
+{
+    if (buf_reserve(b, n + 1) != 0)
+        return HTTPR_ENOMEM;
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+    b->data[b->len] = '\0'; /* the head is read as text by nobody, but keep it terminated */
+    return 0;
+}
+
+/* Trims a buffer kept for reuse: warm up to `keep` bytes, freed above. */
+static void buf_recycle(httpr_buf *b, size_t keep)
+{
+    b->len = 0;
+    if (b->cap > keep) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+}
+
+static int header_name_is(const char *line, size_t len, const char *name, size_t name_len)
+{
+    if (len <= name_len || line[name_len] != ':')
+        return 0;
+    for (size_t i = 0; i < name_len; i++) {
+        if (tolower((unsigned char)line[i]) != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* The field value of a header line: after the colon, without surrounding whitespace. */
+static void header_value(const char *line, size_t len, size_t name_len, const char **v,
+                         size_t *vlen)
+{
+    size_t i = name_len + 1;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    size_t end = len;
+    while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' ' ||
+                       line[end - 1] == '\t'))
+        end--;
+    *v = line + i;
+    *vlen = end - i;
+}
+
+static void fail(httpr_xfer *x, int reason)
+{
+    if (x->reason == HTTPR_REASON_NONE)
+        x->reason = reason;
+}
+
+/* ---- framing checks (R10, amendment 2.2) ---- */
+
+/* Content-Length: 1*DIGIT (RFC 9110 section 8.6). A list of equal values ("5, 5") is
+ * allowed by the RFC but is what request smuggling hides behind: refused, as h11 does. */
+static int check_content_length(httpr_xfer *x, const char *v, size_t n)
+{
+    if (n == 0 || n > 18)
+        return -1;
+    int64_t value = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        value = value * 10 + (v[i] - '0');
+    }
+    if (x->content_length >= 0 && x->content_length != value)
+        return -1;
+    x->content_length = value;
+    return 0;
+}
+
+/* Counts "chunked" codings in a Transfer-Encoding value (comma-separated, any case). */
+static int count_chunked(const char *v, size_t n)
+{
+    int count = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < n && v[i] != ',' && v[i] != ';')
+            i++;
+        size_t end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (end - start == 7 && strncasecmp(v + start, "chunked", 7) == 0)
+            count++;
+        while (i < n && v[i] != ',')
+            i++; /* skip transfer-coding parameters */
+    }
+    return count;
+}
+
+static void head_reset(httpr_xfer *x)
+{
+    x->head.len = 0;
+    x->trailer_bytes = 0;
+    x->head_lines = 0;
+    x->head_status = 0;
+    x->content_length = -1;
+    x->chunked = 0;
+    x->encoded = 0;
+}
+
+/* The final head's blank line: framing and early size checks, then HEAD. */
+static int head_complete(httpr_xfer *x)
+{
+    if (x->chunked > 1 || (x->chunked && x->content_length >= 0)) {
+        fail(x, HTTPR_REASON_FRAMING);
+        return -1;
+    }
+    /* amendment 2.7: a declared length above the cap fails before the body, only without
+     * content-coding (the decoded size is unknown) and never for HEAD (no body follows). */
+    if (x->max_response_size >= 0 && !x->encoded && !x->head_request &&
+        x->content_length > x->max_response_size) {
+        fail(x, HTTPR_REASON_SIZE_CAP);
+        return -1;
+    }
+    if (!x->encoded && !x->head_request && x->content_length > 0) {
+        size_t want = (size_t)x->content_length;
+        if (want > HTTPR_PRESIZE_MAX_BYTES)
+            want = HTTPR_PRESIZE_MAX_BYTES;
+        if (buf_reserve(&x->resp, want + 1) != 0) {
+            fail(x, HTTPR_REASON_USER);
+            return -1;
+        }
+    }
+    x->head_done = 1;
+    pthread_mutex_lock(&x->lock);
+    x->events |= HTTPR_EV_HEAD;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    return 0;
+}
+
+/* ---- libcurl callbacks (engine thread) ---- */
+
+/* CURLOPT_HEADERFUNCTION: one call per head line, 1xx heads and trailers included. */
+static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
+{
+    httpr_xfer *x = userdata;
+    size_t len = size * nitems;
+    x->last_rx = httpr_now_us();
+    if (!x->read_active) {
+        /* The first response byte starts the read phase (amendment 1.2). */
+        x->read_active = 1;
+        if (x->read_ms >= 0)
+            httpr_engine_note_deadline(x->engine, x->last_rx + x->read_ms * 1000);
+    }
+    x->write_active = 0;
+
+    if (x->head_done) {
+        /* Trailers count toward the final head's caps (amendment 3.12). */
+        x->head_lines++;
+        x->trailer_bytes += len;
+        if (x->head_lines > HTTPR_MAX_HEADER_LINES ||
+            x->head.len + x->trailer_bytes > HTTPR_MAX_HEADER_BYTES) {
+            fail(x, HTTPR_REASON_HEADER_CAP);
+            return 0;
+        }
+        return len;
+    }
+    if (len == 0 || (len <= 2 && (line[0] == '\r' || line[0] == '\n'))) {
+        if (x->head_lines == 0)
+            return len; /* stray blank line before a status line: nothing to end */
+        if (x->head_status >= 100 && x->head_status < 200) {
+            head_reset(x); /* 1xx: consumed, never merged (api.md section 6) */
+            return len;
+        }
+        return head_complete(x) == 0 ? len : 0;
+    }
+    if (x->head.len + len > HTTPR_MAX_HEADER_BYTES || x->head_lines + 1 > HTTPR_MAX_HEADER_LINES) {
+        fail(x, HTTPR_REASON_HEADER_CAP);
+        return 0;
+    }
+    if (x->head_lines == 0) {
+        /* The status line: "HTTP/1.1 200 OK" or "HTTP/2 200". */
+        const char *sp = memchr(line, ' ', len);
+        long status = 0;
+        if (sp && (size_t)(sp - line) + 4 <= len) {
+            for (int i = 1; i <= 3; i++) {
+                char c = sp[i];
+                status = (c >= '0' && c <= '9') ? status * 10 + (c - '0') : -1;
+                if (status < 0)
+                    break;
+            }
+        }
+        x->head_status = status;
+    } else if (header_name_is(line, len, "content-length", 14)) {
+        const char *v;
+        size_t n;
+        header_value(line, len, 14, &v, &n);
+        if (check_content_length(x, v, n) != 0) {
+            fail(x, HTTPR_REASON_FRAMING);
+            return 0;
+        }
+    } else if (header_name_is(line, len, "transfer-encoding", 17)) {
+        const char *v;
+        size_t n;
+        header_value(line, len, 17, &v, &n);
+        x->chunked += count_chunked(v, n);
+    } else if (header_name_is(line, len, "content-encoding", 16)) {
+        const char *v;
+        size_t n;
+        header_value(line, len, 16, &v, &n);
+        if (!(n == 8 && strncasecmp(v, "identity", 8) == 0) && n > 0)
+            x->encoded = 1;
+    }
+    if (buf_append(&x->head, line, len) != 0) {
+        fail(x, HTTPR_REASON_USER);
+        return 0;
+    }
+    x->head_lines++;
+    return len;
+}
+
+/* CURLOPT_WRITEFUNCTION: decoded body bytes, <= CURL_MAX_WRITE_SIZE per call. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    httpr_xfer *x = userdata;
+    size_t n = size * nmemb;
+    x->last_rx = httpr_now_us();
+    /* R6 / amendment 1.13: the cap counts decoded bytes; the user never gets more than N. */
+    if (x->max_response_size >= 0 && (int64_t)(x->resp.len + n) > x->max_response_size) {
+        fail(x, HTTPR_REASON_SIZE_CAP);
+        return 0;
+    }
+    if (buf_reserve(&x->resp, n + 1) != 0) {
+        fail(x, HTTPR_REASON_USER);
+        return 0;
+    }
+    memcpy(x->resp.data + x->resp.len, data, n);
+    x->resp.len += n;
+    return n;
+}
+
+/* CURLOPT_READFUNCTION: the request body, from the record's own copy. */
+static size_t on_read(char *dst, size_t size, size_t nitems, void *userdata)
+{
+    httpr_xfer *x = userdata;
+    size_t want = size * nitems;
+    size_t left = x->body_len - x->body_pos;
+    size_t n = want < left ? want : left;
+    if (n)
+        memcpy(dst, x->body + x->body_pos, n);
+    x->body_pos += n;
+    x->last_tx = httpr_now_us();
+    return n;
+}
+
+/* CURLOPT_SEEKFUNCTION: libcurl rewinds a body to resend it on a dead reused connection
+ * (design.md section 4). Only buffered bodies of idempotent requests may be resent;
+ * everything else answers CANTSEEK, which fails the transfer (65 -> WriteError) instead
+ * of a silent resend (amendment 2.1). */
+static int on_seek(void *userdata, curl_off_t offset, int origin)
+{
+    httpr_xfer *x = userdata;
+    if (!x->body_replayable || origin != SEEK_SET || offset < 0 || (size_t)offset > x->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->body_pos = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* CURLOPT_XFERINFOFUNCTION (bodies only): upload progress resets the write-idle timer, and
+ * the whole body handed to the socket starts the read timer (design.md section 6). */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    httpr_xfer *x = userdata;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    if (x->write_active && (size_t)ulnow >= x->body_len && x->body_pos >= x->body_len) {
+        x->write_active = 0;
+        if (!x->read_active) {
+            x->read_active = 1;
+            x->last_rx = httpr_now_us();
+            if (x->read_ms >= 0)
+                httpr_engine_note_deadline(x->engine, x->last_rx + x->read_ms * 1000);
+        }
+    } else if (x->write_active && ulnow > 0) {
+        x->last_tx = httpr_now_us();
+    }
+    return 0;
+}
+
+/* CURLOPT_PREREQFUNCTION: a connection (new or pooled) is ready and the request is about to
+ * go: the pool phase ends; the write phase (body) or the read phase (no body) begins. */
+static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
+{
+    httpr_xfer *x = userdata;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    int64_t now = httpr_now_us();
+    x->conn_started = 1;
+    x->prereq = 1;
+    if (x->send_body && x->body_len > 0) {
+        x->write_active = 1;
+        x->last_tx = now;
+        if (x->write_ms >= 0)
+            httpr_engine_note_deadline(x->engine, now + x->write_ms * 1000);
+    } else if (!x->read_active) {
+        x->read_active = 1;
+        x->last_rx = now;
+        if (x->read_ms >= 0)
+            httpr_engine_note_deadline(x->engine, now + x->read_ms * 1000);
+    }
+    /* connect=0 is checked between the new connection's start and this point. */
+    return CURL_PREREQFUNC_OK;
+}
+
+/* CURLOPT_SOCKOPTFUNCTION / RESOLVER_START_FUNCTION: a new connection is being made, so the
+ * wait for a connection slot (pool phase) is over; connect time is libcurl's to bound. */
+static int on_sockopt(void *userdata, curl_socket_t fd, curlsocktype purpose)
+{
+    httpr_xfer *x = userdata;
+    (void)fd;
+    (void)purpose;
+    if (!x->conn_started && x->connect_ms == 0)
+        httpr_engine_note_deadline(x->engine, x->t_submit);
+    x->conn_started = 1;
+    return CURL_SOCKOPT_OK;
+}
+
+static int on_resolver_start(void *resolver_state, void *reserved, void *userdata)
+{
+    httpr_xfer *x = userdata;
+    (void)resolver_state;
+    (void)reserved;
+    x->conn_started = 1;
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int httpr_xfer_new(httpr_engine *e, httpr_xfer **out)
+{
+    if (!e || !out)
+        return HTTPR_EINVAL;
+    return httpr_engine_take_record(e, out);
+}
+
+/* Frees everything the record owns; the engine calls it when a record leaves the pool. */
+void httpr_xfer_destroy(httpr_xfer *x)
+{
+    if (!x)
+        return;
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    free(x->body);
+    free(x->head.data);
+    free(x->resp.data);
+    pthread_cond_destroy(&x->cond);
+    pthread_mutex_destroy(&x->lock);
+    free(x);
+    httpr_counter_add(HTTPR_COUNTER_RECORDS, -1);
+}
+
+/* Drops the per-request state so the record can serve another request; buffers up to
+ * HTTPR_KEEP_BODY_BYTES stay allocated. */
+void httpr_xfer_reset_for_pool(httpr_xfer *x)
+{
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    if (x->body_cap > HTTPR_KEEP_BODY_BYTES) {
+        free(x->body);
+        x->body = NULL;
+        x->body_cap = 0;
+    }
+    x->body_len = x->body_pos = 0;
+    buf_recycle(&x->head, HTTPR_MAX_HEADER_BYTES);
+    buf_recycle(&x->resp, HTTPR_KEEP_BODY_BYTES);
+}
+
+static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char *method,
+                           const char *url)
+{
+    CURL *h = x->easy;
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if ((rc = curl_easy_setopt(h, opt, val)) != CURLE_OK)                                      \
+            return rc;                                                                             \
+    } while (0)
+
+    /* design.md section 9 / security.md section 2: the full baseline on every transfer, so a
+     * recycled handle is never weaker than a fresh one (R12). */
+    SET(CURLOPT_PRIVATE, (void *)x);
+    SET(CURLOPT_SHARE, x->engine->share);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_AUTOREFERER, 0L);
+    SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
+    SET(CURLOPT_HTTP09_ALLOWED, 0L);
+    SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+    SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    SET(CURLOPT_PIPEWAIT, 1L);
+    SET(CURLOPT_URL, url);
+
+    long verify = opts->verify ? 1L : 0L;
+    SET(CURLOPT_SSL_VERIFYPEER, verify);
+    SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    SET(CURLOPT_PROXY_SSL_VERIFYPEER, verify);
+    SET(CURLOPT_PROXY_SSL_VERIFYHOST, verify ? 2L : 0L);
+    SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    SET(CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (opts->ca_file) {
+        /* amendment 2.4: the file replaces the trust store; Debian's libcurl would also
+         * consult its CA directory unless CAPATH is cleared. */
+        SET(CURLOPT_CAINFO, opts->ca_file);
+        SET(CURLOPT_CAPATH, (char *)NULL);
+        SET(CURLOPT_PROXY_CAINFO, opts->ca_file);
+        SET(CURLOPT_PROXY_CAPATH, (char *)NULL);
+    }
+    /* design.md section 8: always set, else libcurl reads proxy variables by its own rules. */
+    SET(CURLOPT_PROXY, opts->proxy ? opts->proxy : "");
+    SET(CURLOPT_NOPROXY, opts->noproxy ? opts->noproxy : "");
+    if (opts->accept_encoding)
+        SET(CURLOPT_ACCEPT_ENCODING, opts->accept_encoding);
+
+    long version = CURL_HTTP_VERSION_2TLS;
+    if (opts->http_version == HTTPR_HTTP_1_1)
+        version = CURL_HTTP_VERSION_1_1;
+    else if (opts->http_version == HTTPR_HTTP_2_ONLY)
+        version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    SET(CURLOPT_HTTP_VERSION, version);
+    if (opts->maxage_conn_s >= 0)
+        SET(CURLOPT_MAXAGE_CONN, (long)opts->maxage_conn_s);
+
+    /* Connect phase: libcurl's own timer. 0 and None are the engine's (amendment 2.8):
+     * libcurl reads 0 as its 300 s default. */
+    long connect_ms = HTTPR_CONNECT_TIMEOUT_NONE_MS;
+    if (opts->connect_timeout_ms > 0 && opts->connect_timeout_ms < HTTPR_CONNECT_TIMEOUT_NONE_MS)
+        connect_ms = (long)opts->connect_timeout_ms;
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, (void *)x);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, (void *)x);
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, (void *)x);
+    SET(CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    SET(CURLOPT_SOCKOPTDATA, (void *)x);
+    SET(CURLOPT_RESOLVER_START_FUNCTION, on_resolver_start);
+    SET(CURLOPT_RESOLVER_START_DATA, (void *)x);
+
+    if (x->headers)
+        SET(CURLOPT_HTTPHEADER, x->headers);
+
+    /* Method and body. HEAD uses NOBODY (amendment 2.6); every body, even an empty one,
+     * goes through READFUNCTION so that SEEKFUNCTION decides about resends (2.1). */
+    int is_get = strcmp(method, "GET") == 0;
+    int is_post = strcmp(method, "POST") == 0;
+    if (x->head_request) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else if (x->send_body) {
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, (void *)x);
+        SET(CURLOPT_SEEKFUNCTION, on_seek);
+        SET(CURLOPT_SEEKDATA, (void *)x);
+        SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SET(CURLOPT_XFERINFODATA, (void *)x);
+        SET(CURLOPT_NOPROGRESS, 0L);
+        if (!is_post)
+            SET(CURLOPT_CUSTOMREQUEST, method);
+    } else {
+        SET(CURLOPT_HTTPGET, 1L);
+        if (!is_get)
+            SET(CURLOPT_CUSTOMREQUEST, method);
+    }
+#undef SET
+    return CURLE_OK;
+}
+
+int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *method,
+                     const char *url, const char *headers, size_t headers_len, const char *body,
+                     size_t body_len, int flags)
+{
+    if (!x || !opts || !url || !method || (headers_len && !headers) || (body_len && !body))
+        return HTTPR_EINVAL;
+    if (x->submitted)
+        return HTTPR_EINVAL;
+
+    /* Lines are NUL-terminated, so one bytes object carries them all (one cffi argument,
+     * no per-line allocation in Python). */
+    size_t pos = 0;
+    while (pos < headers_len) {
+        const char *line = headers + pos;
+        size_t n = strnlen(line, headers_len - pos);
+        if (pos + n >= headers_len)
+            return HTTPR_EINVAL; /* the last line lacks its NUL */
+        struct curl_slist *next = curl_slist_append(x->headers, line);
+        if (!next)
+            return HTTPR_ENOMEM;
+        x->headers = next;
+        pos += n + 1;
+    }
+    x->send_body = (flags & HTTPR_F_BODY) ? 1 : 0;
+    if (body_len > x->body_cap) {
+        char *p = realloc(x->body, body_len);
+        if (!p)
+            return HTTPR_ENOMEM;
+        x->body = p;
+        x->body_cap = body_len;
+    }
+    if (body_len)
+        memcpy(x->body, body, body_len);
+    x->body_len = body_len;
+    x->body_pos = 0;
+    x->body_replayable = (flags & HTTPR_F_REPLAYABLE) ? 1 : 0;
+    x->head_request = (flags & HTTPR_F_HEAD) ? 1 : 0;
+    x->notify = (flags & HTTPR_F_NOTIFY) ? 1 : 0;
+    x->max_response_size = opts->max_response_size;
+    x->connect_ms = opts->connect_timeout_ms;
+    x->read_ms = opts->read_timeout_ms;
+    x->write_ms = opts->write_timeout_ms;
+    x->pool_ms = opts->pool_timeout_ms;
+    x->total_ms = opts->total_timeout_ms;
+    head_reset(x);
+    x->errbuf[0] = '\0';
+
+    CURLcode rc = setopt_all(x, opts, method, url);
+    return rc == CURLE_OK ? 0 : (int)rc;
+}
+
+int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *method,
+                     const char *url, const char *headers, size_t headers_len, const char *body,
+                     size_t body_len, int flags, httpr_xfer **out)
+{
+    httpr_xfer *x = NULL;
+    if (!out)
+        return HTTPR_EINVAL;
+    int rc = httpr_xfer_new(e, &x);
+    if (rc != 0)
+        return rc;
+    rc = httpr_xfer_setup(x, opts, method, url, headers, headers_len, body, body_len, flags);
+    if (rc == 0)
+        rc = httpr_engine_submit(e, x);
+    if (rc != 0) {
+        httpr_xfer_free(x);
+        return rc;
+    }
+    *out = x;
+    return 0;
+}
+
+int httpr_xfer_id(httpr_xfer *x, uint64_t *id)
+{
+    if (!x || !id)
+        return HTTPR_EINVAL;
+    *id = x->id;
+    return 0;
+}
+
+int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
+{
+    if (!x || !x->submitted)
+        return HTTPR_EINVAL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec += 1;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&x->lock);
+    while (!(x->events & (events | HTTPR_EV_DONE))) {
+        int w = pthread_cond_timedwait(&x->cond, &x->lock, &until);
+        if (w == ETIMEDOUT) {
+            rc = (x->events & (events | HTTPR_EV_DONE)) ? 0 : HTTPR_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&x->lock);
+    return rc;
+}
+
+/* Engine thread, at DONE: reads every CURLINFO the result needs, so Python never touches the
+ * easy handle. */
+void httpr_xfer_collect(httpr_xfer *x)
+{
+    httpr_result *r = &x->result;
+    CURL *h = x->easy;
+    curl_off_t t;
+    r->id = x->id;
+    r->status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &r->http_version);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &r->num_connects);
+    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &r->connect_code);
+#define TIME(info, field)                                                                          \
+    do {                                                                                           \
+        t = 0;                                                                                     \
+        curl_easy_getinfo(h, info, &t);                                                            \
+        r->field = (int64_t)t;                                                                     \
+    } while (0)
+    TIME(CURLINFO_NAMELOOKUP_TIME_T, t_namelookup_us);
+    TIME(CURLINFO_CONNECT_TIME_T, t_connect_us);
+    TIME(CURLINFO_APPCONNECT_TIME_T, t_appconnect_us);
+    TIME(CURLINFO_PRETRANSFER_TIME_T, t_pretransfer_us);
+    TIME(CURLINFO_STARTTRANSFER_TIME_T, t_starttransfer_us);
+    TIME(CURLINFO_TOTAL_TIME_T, t_total_us);
+#undef TIME
+    r->request_sent = x->prereq;
+    r->head_done = x->head_done;
+    r->elapsed_us = httpr_now_us() - x->t_submit;
+}
+
+int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
+{
+    if (!x || !out)
+        return HTTPR_EINVAL;
+    pthread_mutex_lock(&x->lock);
+    int events = x->events;
+    if (events & HTTPR_EV_DONE) {
+        *out = x->result;
+        out->curlcode = x->curlcode;
+        out->reason = x->reason;
+    } else {
+        memset(out, 0, sizeof(*out));
+        out->id = x->id;
+    }
+    out->events = events;
+    pthread_mutex_unlock(&x->lock);
+    if (!(events & HTTPR_EV_DONE))
+        return HTTPR_EAGAIN;
+    out->head = x->head.data ? x->head.data : "";
+    out->head_len = x->head.len;
+    out->body = x->resp.data ? x->resp.data : "";
+    out->body_len = x->resp.len;
+    out->error = x->errbuf;
+    return 0;
+}
+
+void httpr_xfer_free(httpr_xfer *x)
+{
+    if (!x)
+        return;
+    httpr_engine_return_record(x->engine, x);
+}

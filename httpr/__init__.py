@@ -1,0 +1,117 @@
+"""httpr: a fast, trustworthy HTTP client for Python on libcurl.
+
+>>> import httpr
+>>> with httpr.Client() as client:
+...     r = client.get("http://127.0.0.1:8000/")
+...     print(r.status_code, r.headers.get("content-type"), len(r.content))
+
+Public names only; everything else lives in underscored modules and may change. api.md
+fixes the order of ``__all__``; names of later issues join it as they land.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("httpr")
+except PackageNotFoundError:  # Defensive: running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+from ._api import delete, get, head, options, patch, post, put, request
+from ._client import Client
+from ._config import Timeout
+from ._exceptions import (
+    ClientClosed,
+    ClientReopenedWarning,
+    CloseError,
+    ConnectError,
+    ConnectTimeout,
+    CookieConflict,
+    DecodingError,
+    HTTPError,
+    HTTPStatusError,
+    InvalidURL,
+    LocalProtocolError,
+    NetworkError,
+    PoolTimeout,
+    ProtocolError,
+    ProxyError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    RequestError,
+    RequestNotRead,
+    ResponseNotRead,
+    ResponseTooLarge,
+    StreamClosed,
+    StreamConsumed,
+    StreamError,
+    TimeoutException,
+    TooManyRedirects,
+    TransportError,
+    UnsupportedProtocol,
+    WriteError,
+    WriteTimeout,
+)
+from ._models import CaseInsensitiveHeaderMap, Request, Response, Timings
+from ._transports.mock import MockTransport
+
+__all__ = [
+    "Client",
+    "request",
+    "get",
+    "head",
+    "options",
+    "delete",
+    "post",
+    "put",
+    "patch",
+    "Response",
+    "CaseInsensitiveHeaderMap",
+    "Request",
+    "Timeout",
+    "Timings",
+    "MockTransport",
+    "HTTPError",
+    "RequestError",
+    "TransportError",
+    "NetworkError",
+    "TimeoutException",
+    "ProtocolError",
+    "StreamError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "WriteTimeout",
+    "PoolTimeout",
+    "ConnectError",
+    "ReadError",
+    "WriteError",
+    "CloseError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "UnsupportedProtocol",
+    "ProxyError",
+    "TooManyRedirects",
+    "HTTPStatusError",
+    "DecodingError",
+    "ResponseTooLarge",
+    "StreamConsumed",
+    "ResponseNotRead",
+    "RequestNotRead",
+    "StreamClosed",
+    "ClientClosed",
+    "ClientReopenedWarning",
+    "InvalidURL",
+    "CookieConflict",
+]
+
+# Reprs and tracebacks say httpr.Client, not httpr._client.Client (as httpx does).
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        try:
+            _obj.__module__ = "httpr"
+        except (AttributeError, TypeError):  # Defensive: builtins refuse it
+            pass
+del _name, _obj

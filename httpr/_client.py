@@ -1,0 +1,551 @@
+"""``BaseClient`` (no I/O: validation, merging, request building) and the sync ``Client``.
+
+The policy lives here and the transport only sends one hop (style.md, as httpx does), so
+``MockTransport`` exercises everything below without sockets.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import math
+import re
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Union
+from urllib.parse import quote_plus
+
+from ._config import (
+    DEFAULT_KEEPALIVE_EXPIRY_S,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_S,
+    TimeoutTypes,
+    to_timeout,
+)
+from ._exceptions import ClientClosed
+from ._models import CaseInsensitiveHeaderMap, Request, Response
+from ._transports.base import BaseTransport, Hop
+from ._transports.mock import MockTransport
+from ._urls import URL, parse_url
+
+if sys.version_info >= (3, 11):
+    from typing import Self  # novm
+else:  # pragma: no cover - exercised on 3.9/3.10 only
+    from typing_extensions import Self
+
+__all__ = ["BaseClient", "Client", "HeaderTypes", "ParamTypes"]
+
+HeaderTypes = Union[Mapping[str, str], Sequence[tuple[str, str]]]
+PrimitiveData = Union[str, int, float, bool, None]
+ParamTypes = Union[
+    Mapping[str, Union[PrimitiveData, Sequence[PrimitiveData]]],
+    Sequence[tuple[str, Union[PrimitiveData, Sequence[PrimitiveData]]]],
+]
+
+# RFC 9110 section 5.6.2: token = 1*tchar
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+# RFC 9110 section 9.2.2: idempotent methods, whose buffered body libcurl may resend once on
+# a dead pooled connection (api.md 13); other bodies are never resent (amendment 2.1).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# api.md 4.3: these send Content-Length: 0 without a body (as httpx and curl do).
+_EMPTY_BODY_LENGTH = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _not_yet(name: str, issue: int) -> NotImplementedError:
+    return NotImplementedError(
+        f"httpr: {name!r} is not implemented in this version yet (tracked in issue #{issue})"
+    )
+
+
+def validate_method(method: object) -> str:
+    """Upper-cases a method and checks it is an RFC 9110 token other than CONNECT."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, not {type(method).__name__}")
+    upper = method.upper()
+    if not _TOKEN.fullmatch(upper) or upper == "CONNECT":
+        raise ValueError(
+            f"Invalid HTTP method {method!r}: must be an RFC 9110 token other than CONNECT"
+        )
+    return upper
+
+
+def validate_headers(
+    value: object, param: str, *, allow_none: bool = False
+) -> list[tuple[str, str | None]]:
+    """Header pairs as given (names spelled as set), validated (R1, api.md 4.2)."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = value.items()
+    elif isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{param} must be a mapping or a sequence of (name, value) pairs, "
+            f"not {type(value).__name__}"
+        )
+    else:
+        items = value
+    pairs: list[tuple[str, str | None]] = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"{param} pairs must be (name, value) tuples, not {item!r}")
+        name, val = item
+        if not isinstance(name, str):
+            raise TypeError(f"{param}: header name must be a str, not {type(name).__name__}")
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"{param}: invalid header name {name!r}: must be an RFC 9110 token")
+        if val is None and allow_none:
+            pairs.append((name, None))
+            continue
+        if not isinstance(val, str):
+            raise TypeError(
+                f"{param}: value of header {name!r} must be a str, not {type(val).__name__}"
+            )
+        if _BAD_VALUE.search(val):
+            raise ValueError(
+                f"{param}: value of header {name!r} contains CR, LF or NUL, which are not allowed"
+            )
+        pairs.append((name, val.strip(" \t")))
+    return pairs
+
+
+def _param_value(key: str, value: object, param: str) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for v in value:
+            if isinstance(v, (list, tuple)):
+                raise TypeError(f"{param}: nested sequence for {key!r} is not allowed")
+            out.extend(_param_value(key, v, param))
+        return out
+    if value is None:
+        return [""]
+    if value is True:
+        return ["true"]
+    if value is False:
+        return ["false"]
+    if isinstance(value, (str, int, float)):
+        return [value if isinstance(value, str) else str(value)]
+    raise TypeError(
+        f"{param}: value for {key!r} must be str, int, float, bool, None or a list of those, "
+        f"not {type(value).__name__}"
+    )
+
+
+def encode_pairs(value: object, param: str) -> list[tuple[str, str]]:
+    """``params``/``data`` forms as ordered (key, value) pairs (api.md 4.1)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(
+            f"{param} must be a mapping or a sequence of pairs, not {type(value).__name__}"
+        )
+    if hasattr(value, "items"):
+        items: Iterable[Any] = value.items()
+    elif isinstance(value, Sequence):
+        items = value
+    else:
+        raise TypeError(
+            f"{param} must be a mapping or a sequence of pairs, not {type(value).__name__}"
+        )
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"{param} pairs must be (key, value) tuples, not {item!r}")
+        key, val = item
+        if not isinstance(key, str):
+            raise TypeError(f"{param} keys must be str, not {type(key).__name__}")
+        pairs.extend((key, v) for v in _param_value(key, val, param))
+    return pairs
+
+
+def urlencode(pairs: list[tuple[str, str]]) -> str:
+    """``application/x-www-form-urlencoded``, UTF-8, space as ``+`` (api.md 4.1)."""
+    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs)
+
+
+def _check_positive(name: str, value: object, *, allow_none: bool) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{name} must be an int{' or None' if allow_none else ''}, not {type(value).__name__}"
+        )
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+class BaseClient:
+    """Everything a client does without I/O: settings, validation, merging, request building."""
+
+    def __init__(
+        self,
+        auth: tuple[str, str | None] | None = None,
+        auth_bearer: str | None = None,
+        params: ParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: Mapping[str, str] | None = None,
+        cookie_store: bool | None = True,
+        referer: bool | None = True,
+        proxy: str | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT_S,
+        follow_redirects: bool | None = True,
+        max_redirects: int | None = DEFAULT_MAX_REDIRECTS,
+        verify: bool | None = True,
+        ca_cert_file: str | None = None,
+        client_pem: str | None = None,
+        client_pem_data: bytes | None = None,
+        https_only: bool | None = False,
+        http2_only: bool | None = False,
+        http1_only: bool | None = False,
+        *,
+        retries: int = 0,
+        max_response_size: int | None = None,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        max_connections_per_host: int | None = None,
+        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY_S,
+        trust_env: bool = True,
+        base_url: str | None = None,
+        event_hooks: Mapping[str, Sequence[Any]] | None = None,
+        transport: MockTransport | None = None,
+    ) -> None:
+        # Features owned by later issues refuse loudly rather than being dropped silently.
+        for name, value, issue in (
+            ("auth", auth, 5),
+            ("auth_bearer", auth_bearer, 5),
+            ("cookies", cookies, 5),
+            ("proxy", proxy, 5),
+            ("client_pem", client_pem, 5),
+            ("client_pem_data", client_pem_data, 5),
+            ("event_hooks", event_hooks, 5),
+        ):
+            if value is not None:
+                raise _not_yet(name, issue)
+        if retries:
+            raise _not_yet("retries", 5)
+        if base_url is not None:
+            raise _not_yet("base_url", 4)
+        if ca_cert_file is not None or isinstance(verify, str):
+            raise _not_yet("ca_cert_file", 4)
+        self._cookie_store = _check_bool(
+            "cookie_store", True if cookie_store is None else cookie_store
+        )
+        self._referer = _check_bool("referer", True if referer is None else referer)
+        self._follow_redirects = _check_bool(
+            "follow_redirects", True if follow_redirects is None else follow_redirects
+        )
+        if max_redirects is None:
+            max_redirects = DEFAULT_MAX_REDIRECTS
+        if isinstance(max_redirects, bool) or not isinstance(max_redirects, int):
+            raise TypeError(f"max_redirects must be an int, not {type(max_redirects).__name__}")
+        if max_redirects < 0:
+            raise ValueError(f"max_redirects must be >= 0, got {max_redirects}")
+        self._max_redirects = max_redirects
+        self._verify = _check_bool("verify", True if verify is None else verify)
+        self._https_only = _check_bool(
+            "https_only", bool(https_only) if https_only is None else https_only
+        )
+        self._http2_only = _check_bool("http2_only", False if http2_only is None else http2_only)
+        self._http1_only = _check_bool("http1_only", False if http1_only is None else http1_only)
+        if self._http1_only and self._http2_only:
+            raise ValueError("Only one of http1_only or http2_only may be set.")
+        self._max_response_size = _check_positive(
+            "max_response_size", max_response_size, allow_none=True
+        )
+        self._max_connections = _check_positive("max_connections", max_connections, allow_none=True)
+        self._max_connections_per_host = _check_positive(
+            "max_connections_per_host", max_connections_per_host, allow_none=True
+        )
+        if keepalive_expiry is not None:
+            if isinstance(keepalive_expiry, bool) or not isinstance(keepalive_expiry, (int, float)):
+                kind = type(keepalive_expiry).__name__
+                raise TypeError(f"keepalive_expiry must be a number or None, not {kind}")
+            if math.isnan(keepalive_expiry) or keepalive_expiry < 0:
+                raise ValueError(f"keepalive_expiry must be >= 0, got {keepalive_expiry}")
+        self._keepalive_expiry = keepalive_expiry
+        self._trust_env = _check_bool("trust_env", trust_env)
+        if transport is not None and not isinstance(transport, MockTransport):
+            raise TypeError(f"transport must be a MockTransport, not {type(transport).__name__}")
+
+        self._settings_lock = threading.Lock()
+        self._timeout_value: TimeoutTypes = timeout
+        self._timeout = to_timeout(timeout)
+        self._headers = validate_headers(headers, "headers")
+        self._params = encode_pairs(params, "params")
+        self._default_headers = _default_headers()
+        self._transport: BaseTransport = transport or self._make_transport()
+
+    def _make_transport(self) -> BaseTransport:
+        from ._transports.curl import CurlTransport
+
+        return CurlTransport(
+            verify=self._verify,
+            http1_only=self._http1_only,
+            http2_only=self._http2_only,
+            max_response_size=self._max_response_size,
+            max_connections=self._max_connections,
+            max_connections_per_host=self._max_connections_per_host,
+            keepalive_expiry=self._keepalive_expiry,
+        )
+
+    # -- properties --
+
+    @property
+    def timeout(self) -> TimeoutTypes:
+        """The client timeout as given: a number, a ``Timeout`` or ``None`` (no timeouts)."""
+        return self._timeout_value
+
+    @timeout.setter
+    def timeout(self, value: TimeoutTypes) -> None:
+        timeout = to_timeout(value)
+        with self._settings_lock:
+            self._timeout_value, self._timeout = value, timeout
+
+    @property
+    def is_closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    _closed = False
+
+    # -- building a request (no I/O) --
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: ParamTypes | None,
+        headers: HeaderTypes | None,
+        content: Any,
+        data: Any,
+        json: Any,
+        timeout: TimeoutTypes | object,
+    ) -> tuple[Request, Hop]:
+        method = validate_method(method)
+        parsed = parse_url(url)
+        if parsed.username is not None:
+            raise _not_yet("credentials in the URL", 5)
+        if self._https_only and parsed.scheme != "https":
+            from ._exceptions import UnsupportedProtocol
+
+            raise UnsupportedProtocol(f"https_only is set: refusing {method} {parsed}")
+        body, content_type = _encode_body(content, data, json)
+        request_headers = validate_headers(headers, "headers", allow_none=True)
+        with self._settings_lock:
+            client_headers = self._headers
+            client_params = self._params
+            client_timeout = self._timeout
+        wire = _merge_headers(self._default_headers, client_headers, request_headers)
+        if content_type is not None and not any(k.lower() == "content-type" for k, _ in wire):
+            wire.append(("Content-Type", content_type))
+        send_body = body is not None or method in _EMPTY_BODY_LENGTH
+        _check_framing(wire, body)
+        target_url = _with_params(parsed, client_params, params)
+        if timeout is _CLIENT or timeout is None:
+            hop_timeout = client_timeout
+        else:
+            hop_timeout = to_timeout(timeout)
+        request = Request(
+            method,
+            target_url,
+            CaseInsensitiveHeaderMap._from_trusted_pairs(wire),
+            body or b"",
+        )
+        hop = Hop(
+            timeout=hop_timeout,
+            wire_headers=tuple(wire),
+            send_body=send_body,
+            replayable=method in _IDEMPOTENT,
+        )
+        return request, hop
+
+
+_CLIENT: Any = object()  # "use the client's value" for request-level keywords
+
+
+def _default_headers() -> list[tuple[str, str]]:
+    from . import __version__
+    from ._curl import CURL
+
+    return [
+        ("User-Agent", f"python-httpr/{__version__}"),
+        ("Accept", "*/*"),
+        ("Accept-Encoding", ", ".join(CURL.decoders)),
+    ]
+
+
+def _merge_headers(
+    defaults: list[tuple[str, str]],
+    client: list[tuple[str, str | None]],
+    request: list[tuple[str, str | None]],
+) -> list[tuple[str, str]]:
+    """defaults < client < request, case-insensitively; a request ``None`` removes a name.
+
+    A name set at a level replaces every value of that name from the levels below, in the
+    spelling of whoever set it (api.md 4.2).
+    """
+    if not client and not request:
+        return list(defaults)
+    overridden = {k.lower() for k, _ in client} | {k.lower() for k, _ in request}
+    merged: list[tuple[str, str | None]] = [p for p in defaults if p[0].lower() not in overridden]
+    request_names = {k.lower() for k, _ in request}
+    merged += [p for p in client if p[0].lower() not in request_names]
+    merged += request
+    return [(k, v) for k, v in merged if v is not None]
+
+
+def _with_params(url: URL, client: list[tuple[str, str]], request: ParamTypes | None) -> str:
+    request_pairs = encode_pairs(request, "params")
+    if request_pairs:
+        keys = {k for k, _ in request_pairs}
+        pairs = [p for p in client if p[0] not in keys] + request_pairs
+    else:
+        pairs = client
+    text = str(url)
+    if not pairs:
+        return text
+    return f"{text}{'&' if '?' in url.target else '?'}{urlencode(pairs)}"
+
+
+def _encode_body(content: Any, data: Any, json: Any) -> tuple[bytes | None, str | None]:
+    given = [n for n, v in (("content", content), ("data", data), ("json", json)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"Only one request body may be given: got both {given[0]} and {given[1]}")
+    if content is not None:
+        if isinstance(content, str):
+            return content.encode("utf-8"), None
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            return bytes(content), None
+        raise _not_yet("content from files or iterators", 7)
+    if data is not None:
+        if isinstance(data, (str, bytes, bytearray)):
+            raise TypeError("data must be a mapping of form fields; use content= for raw bytes/str")
+        return urlencode(encode_pairs(data, "data")).encode("ascii"), (
+            "application/x-www-form-urlencoded"
+        )
+    if json is not None:
+        try:
+            text = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError as e:
+            raise ValueError(f"json: {e}") from None
+        return text.encode("utf-8"), "application/json"
+    return None, None
+
+
+def _check_framing(wire: list[tuple[str, str]], body: bytes | None) -> None:
+    for name, value in wire:
+        lower = name.lower()
+        if lower == "transfer-encoding":
+            raise ValueError("headers: Transfer-Encoding is set by httpr, not by the caller")
+        if lower == "content-length" and (body is None or value != str(len(body))):
+            size = "no body" if body is None else f"a body of {len(body)} bytes"
+            raise ValueError(f"headers: Content-Length {value!r} does not match {size}")
+        if lower == "proxy-authorization":
+            raise ValueError(
+                "headers: Proxy-Authorization given but no proxy is in use; "
+                "it would reach the origin (R3)"
+            )
+
+
+class Client(BaseClient):
+    """A synchronous HTTP client with a connection pool, safe to share between threads.
+
+    >>> with httpr.Client(timeout=5.0) as client:
+    ...     r = client.get("http://127.0.0.1:8000/")
+    ...     r.status_code, r.headers["content-type"]
+    """
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: ParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: Mapping[str, str] | None = None,
+        content: Any = None,
+        data: Any = None,
+        json: Any = None,
+        files: Any = None,
+        auth: tuple[str, str | None] | None = None,
+        auth_bearer: str | None = None,
+        timeout: TimeoutTypes | object = _CLIENT,
+        follow_redirects: bool | None = None,
+    ) -> Response:
+        """Sends one request and returns its response with the body read and decoded."""
+        if self._closed:
+            raise ClientClosed("Cannot send a request, as the client has been closed.")
+        for name, value, issue in (
+            ("cookies", cookies, 5),
+            ("files", files, 5),
+            ("auth", auth, 5),
+            ("auth_bearer", auth_bearer, 5),
+            ("follow_redirects", follow_redirects, 5),
+        ):
+            if value is not None:
+                raise _not_yet(name, issue)
+        request, hop = self._build(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            timeout=timeout,
+        )
+        response = self._transport.handle_request(request, hop)
+        if response.request is None:
+            response._request = request
+            response._url = request.url
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        """``request("GET", url, ...)``."""
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        """``request("HEAD", url, ...)``: the body is never read (NOBODY)."""
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Response:
+        """``request("OPTIONS", url, ...)``."""
+        return self.request("OPTIONS", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        """``request("DELETE", url, ...)``."""
+        return self.request("DELETE", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        """``request("POST", url, ...)``; without a body it sends ``Content-Length: 0``."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        """``request("PUT", url, ...)``."""
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        """``request("PATCH", url, ...)``."""
+        return self.request("PATCH", url, **kwargs)
+
+    def close(self) -> None:
+        """Refuses new requests; those in flight finish, then the pool is released.
+
+        Idempotent. The client is never reopened: later requests raise ``ClientClosed``.
+        """
+        self._closed = True
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,197 @@
+"""One transfer on an engine: the options struct, start, the GIL-free wait, the result.
+
+A request costs four cffi calls: start (setup + submit, strings passed as ``bytes``
+arguments, which cffi hands over without copying), wait, result, free. The option struct is
+built once per settings snapshot and shared read-only (``TransferOptions``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import ffi, lib
+from .engine import Engine, check
+
+__all__ = ["Result", "Transfer", "TransferOptions", "WAIT_SLICE_MS"]
+
+# How long one wait blocks without the GIL before Python looks at signals again. Ctrl-C
+# must land within 200 ms (issue 3); design.md section 1 allows slices up to 100 ms.
+WAIT_SLICE_MS = 50
+
+HTTP_DEFAULT: int = lib.HTTPR_HTTP_DEFAULT
+HTTP_1_1: int = lib.HTTPR_HTTP_1_1
+HTTP_2_ONLY: int = lib.HTTPR_HTTP_2_ONLY
+
+F_BODY: int = lib.HTTPR_F_BODY
+F_REPLAYABLE: int = lib.HTTPR_F_REPLAYABLE
+F_HEAD: int = lib.HTTPR_F_HEAD
+F_NOTIFY: int = lib.HTTPR_F_NOTIFY
+
+_NONE = -1
+
+
+def _ms(seconds: float | None) -> int:
+    """Seconds -> whole milliseconds; a positive value below 1 ms counts as 1 ms (api.md 5)."""
+    if seconds is None:
+        return _NONE
+    ms = int(seconds * 1000)
+    return 1 if ms == 0 and seconds > 0 else ms
+
+
+class TransferOptions:
+    """A ``httpr_options`` struct and the C strings it points to, kept alive together."""
+
+    __slots__ = ("ptr", "_keep", "connect", "read", "write", "pool", "total", "max_size")
+
+    def __init__(
+        self,
+        *,
+        http_version: int = HTTP_DEFAULT,
+        verify: bool = True,
+        ca_file: str | None = None,
+        proxy: str = "",
+        noproxy: str = "",
+        accept_encoding: str | None = "",
+        connect: float | None = None,
+        read: float | None = None,
+        write: float | None = None,
+        pool: float | None = None,
+        total: float | None = None,
+        max_response_size: int | None = None,
+        keepalive_expiry: float | None = None,
+    ) -> None:
+        self._keep: list[Any] = []
+        opts: Any = ffi.new("httpr_options *")
+        opts.http_version = http_version
+        opts.verify = 1 if verify else 0
+        opts.ca_file = self._cstr(ca_file)
+        opts.proxy = self._cstr(proxy)
+        opts.noproxy = self._cstr(noproxy)
+        opts.accept_encoding = self._cstr(accept_encoding)
+        opts.connect_timeout_ms = _ms(connect)
+        opts.read_timeout_ms = _ms(read)
+        opts.write_timeout_ms = _ms(write)
+        opts.pool_timeout_ms = _ms(pool)
+        opts.total_timeout_ms = _ms(total)
+        opts.max_response_size = _NONE if max_response_size is None else max_response_size
+        opts.maxage_conn_s = _NONE if keepalive_expiry is None else int(keepalive_expiry)
+        self.ptr = opts
+        # The limits, for the messages of the errors they cause.
+        self.connect, self.read, self.write = connect, read, write
+        self.pool, self.total, self.max_size = pool, total, max_response_size
+
+    def _cstr(self, value: str | None) -> Any:
+        if value is None:
+            return ffi.NULL
+        buf = ffi.new("char[]", value.encode("utf-8"))
+        self._keep.append(buf)
+        return buf
+
+
+@dataclass
+class Result:
+    """What a finished transfer produced, copied out of the C record."""
+
+    curlcode: int
+    reason: int
+    status: int
+    http_version: int
+    num_connects: int
+    connect_code: int
+    request_sent: bool
+    head_done: bool
+    times_us: tuple[int, int, int, int, int, int]
+    """namelookup, connect, appconnect, pretransfer, starttransfer, total (libcurl's)."""
+    elapsed_us: int
+    head: bytes
+    body: bytes
+    error: str
+
+
+class Transfer:
+    """A submitted transfer; its owner must call ``free()`` (``ffi.gc`` is a safety net)."""
+
+    __slots__ = ("_ptr", "engine")
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: TransferOptions,
+        method: bytes,
+        url: bytes,
+        headers: bytes,
+        body: bytes,
+        flags: int,
+    ) -> None:
+        out = ffi.new("httpr_xfer **")
+        check(
+            lib.httpr_xfer_start(
+                engine.ptr,
+                options.ptr,
+                method,
+                url,
+                headers,
+                len(headers),
+                body,
+                len(body),
+                flags,
+                out,
+            ),
+            "starting the transfer",
+        )
+        self._ptr: Any = ffi.gc(out[0], lib.httpr_xfer_free)
+        self.engine = engine
+
+    def wait(self) -> None:
+        """Blocks until DONE, without the GIL, in slices so that signals land.
+
+        Any exception while waiting (KeyboardInterrupt from Ctrl-C) cancels the transfer and
+        propagates once the engine has let go of it.
+        """
+        ptr = self._ptr
+        wait = lib.httpr_xfer_wait
+        done = lib.HTTPR_EV_DONE
+        try:
+            while wait(ptr, done, WAIT_SLICE_MS) != 0:
+                pass
+        except BaseException:
+            self.cancel()
+            raise
+
+    def cancel(self) -> None:
+        """Asks the engine to abort the transfer (idempotent); DONE follows promptly."""
+        lib.httpr_engine_cancel(self.engine.ptr, self._ptr)
+
+    def result(self) -> Result:
+        """The outcome; valid once ``wait()`` returned."""
+        res: Any = ffi.new("httpr_result *")
+        check(lib.httpr_xfer_result(self._ptr, res), "reading the result")
+        return Result(
+            curlcode=res.curlcode,
+            reason=res.reason,
+            status=res.status,
+            http_version=res.http_version,
+            num_connects=res.num_connects,
+            connect_code=res.connect_code,
+            request_sent=bool(res.request_sent),
+            head_done=bool(res.head_done),
+            times_us=(
+                res.t_namelookup_us,
+                res.t_connect_us,
+                res.t_appconnect_us,
+                res.t_pretransfer_us,
+                res.t_starttransfer_us,
+                res.t_total_us,
+            ),
+            elapsed_us=res.elapsed_us,
+            head=ffi.unpack(res.head, res.head_len),
+            body=ffi.unpack(res.body, res.body_len),
+            error=ffi.string(res.error).decode("utf-8", "replace"),
+        )
+
+    def free(self) -> None:
+        """Drops the caller's reference; the record returns to the engine's pool."""
+        ptr, self._ptr = self._ptr, ffi.NULL
+        if ptr != ffi.NULL:
+            ffi.release(ptr)

@@ -1,0 +1,37 @@
+"""The transport interface: one hop in, one response out (style.md: transport vs client).
+
+Redirects, auth, cookies and every other policy live in the client, so ``MockTransport``
+can exercise all of it without sockets. A transport does exactly one request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._config import Timeout
+from .._models import Request, Response
+
+__all__ = ["BaseTransport", "Hop"]
+
+
+@dataclass(frozen=True)
+class Hop:
+    """What a transport needs for one request besides the ``Request`` itself."""
+
+    timeout: Timeout
+    wire_headers: tuple[tuple[str, str], ...]
+    """Header lines as they go on the wire, names spelled as set (api.md 4.2)."""
+    send_body: bool
+    """A body goes out (an empty POST/PUT/PATCH body still sends Content-Length: 0)."""
+    replayable: bool
+    """libcurl may rewind and resend the body (idempotent method, buffered body)."""
+
+
+class BaseTransport:
+    """Sends one request and returns its response; never follows redirects."""
+
+    def handle_request(self, request: Request, hop: Hop) -> Response:
+        raise NotImplementedError  # Defensive: abstract
+
+    def close(self) -> None:
+        """Releases the transport's resources; idempotent."""

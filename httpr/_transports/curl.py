@@ -1,0 +1,261 @@
+"""The real transport: one hop on the client's C engine (design.md sections 1-3, 8-10).
+
+It turns a ``Request`` into the header lines libcurl takes (with libcurl's own defaults
+suppressed where httpr decides), runs the transfer, and turns the C record's raw head and
+body into a ``Response`` or the exception of the error table.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from .._config import Timeout
+from .._curl.engine import Engine
+from .._curl.errors import Failure, exception_for
+from .._curl.xfer import (
+    F_BODY,
+    F_HEAD,
+    F_REPLAYABLE,
+    HTTP_1_1,
+    HTTP_2_ONLY,
+    HTTP_DEFAULT,
+    Transfer,
+    TransferOptions,
+)
+from .._exceptions import ClientClosed
+from .._models import CaseInsensitiveHeaderMap, Request, Response, Timings
+from .base import BaseTransport, Hop
+
+__all__ = ["CurlTransport"]
+
+
+def _version_name(value: int) -> str:
+    from .._curl import lib
+
+    if value == lib.CURL_HTTP_VERSION_1_0:
+        return "HTTP/1.0"
+    if value == lib.CURL_HTTP_VERSION_2_0:
+        return "HTTP/2"
+    if value == lib.CURL_HTTP_VERSION_3:
+        return "HTTP/3"
+    return "HTTP/1.1"
+
+
+# Headers libcurl adds by itself unless the request names them; "Name:" removes one
+# (CURLOPT_HTTPHEADER). httpr sends its own defaults (api.md 4.2), so a default the user
+# removed must not come back from libcurl.
+_LIBCURL_DEFAULTS = ("Accept", "Accept-Encoding")
+
+# A cache of option structs per Timeout: most clients use one or two.
+_OPTIONS_CACHE_MAX = 16
+
+
+class CurlTransport(BaseTransport):
+    """Runs each hop on one C engine, shared by every thread using the client."""
+
+    def __init__(
+        self,
+        *,
+        verify: bool = True,
+        ca_file: str | None = None,
+        http1_only: bool = False,
+        http2_only: bool = False,
+        max_response_size: int | None = None,
+        max_connections: int | None = 100,
+        max_connections_per_host: int | None = None,
+        keepalive_expiry: float | None = 60.0,
+    ) -> None:
+        self._verify = verify
+        self._ca_file = ca_file
+        self._http_version = HTTP_1_1 if http1_only else HTTP_2_ONLY if http2_only else HTTP_DEFAULT
+        self._max_response_size = max_response_size
+        self._max_connections = max_connections
+        self._max_host = max_connections_per_host
+        self._keepalive = keepalive_expiry
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._users = 0
+        self._closed = False
+        self._options: dict[Timeout, TransferOptions] = {}
+
+    # -- engine lifetime: the last user lets go (amendment 3.1) --
+
+    def _acquire(self) -> Engine:
+        with self._lock:
+            if self._closed:
+                raise ClientClosed("Cannot send a request, as the client has been closed.")
+            engine = self._engine
+            if engine is None or not engine.alive:
+                # First request, or a forked child: a fresh engine (the old one is leaked
+                # in the child by design, never cleaned up).
+                engine = self._engine = Engine(self._max_connections, self._max_host)
+                self._users = 0
+            self._users += 1
+            return engine
+
+    def _release(self, engine: Engine) -> None:
+        with self._lock:
+            if engine is not self._engine:
+                return
+            self._users -= 1
+            last = self._closed and self._users == 0
+        if last:
+            engine.release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            engine = self._engine
+            idle = self._users == 0
+        if engine is not None:
+            engine.close()
+            if idle:
+                engine.release()
+
+    def _options_for(self, timeout: Timeout) -> TransferOptions:
+        opts = self._options.get(timeout)
+        if opts is None:
+            opts = TransferOptions(
+                http_version=self._http_version,
+                verify=self._verify,
+                ca_file=self._ca_file,
+                accept_encoding="",
+                connect=timeout.connect,
+                read=timeout.read,
+                write=timeout.write,
+                pool=timeout.pool,
+                total=timeout.total,
+                max_response_size=self._max_response_size,
+                keepalive_expiry=self._keepalive,
+            )
+            if len(self._options) >= _OPTIONS_CACHE_MAX:
+                self._options.clear()
+            self._options[timeout] = opts
+        return opts
+
+    # -- one hop --
+
+    def handle_request(self, request: Request, hop: Hop) -> Response:
+        lines = _header_lines(hop)
+        flags = 0
+        method = request.method
+        if method == "HEAD":
+            flags |= F_HEAD
+        elif hop.send_body:
+            flags |= F_BODY
+            if hop.replayable:
+                flags |= F_REPLAYABLE
+        options = self._options_for(hop.timeout)
+        url = request.url
+        engine = self._acquire()
+        try:
+            xfer = Transfer(
+                engine,
+                options,
+                method.encode("ascii"),
+                url.encode("ascii"),
+                lines,
+                request.content if hop.send_body else b"",
+                flags,
+            )
+            try:
+                xfer.wait()
+                res = xfer.result()
+            finally:
+                xfer.free()
+        finally:
+            self._release(engine)
+
+        if res.curlcode != 0 or res.reason != 0:
+            failure = Failure(
+                curlcode=res.curlcode,
+                reason=res.reason,
+                error=res.error,
+                method=method,
+                url=url,
+                connected=res.times_us[1] > 0 or (res.request_sent and res.num_connects == 0),
+                head_done=res.head_done,
+                connect_code=res.connect_code,
+                proxy=False,
+                limit=_limit_for(res.reason, options),
+                max_response_size=options.max_size,
+            )
+            error = exception_for(failure)
+            if hasattr(error, "request"):
+                error.request = request
+            raise error
+
+        _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(res.head)
+        if "content-encoding" in headers:
+            # libcurl decoded the body (or failed with 61): headers describe content.
+            headers = CaseInsensitiveHeaderMap._from_trusted_pairs(
+                [
+                    (k, v)
+                    for k, v in headers.multi_items()
+                    if k not in ("content-encoding", "content-length")
+                ]
+            )
+        reused = res.num_connects == 0
+        t = res.times_us
+        timings = Timings(
+            name_lookup=0.0 if reused else t[0] / 1e6,
+            connect=0.0 if reused else t[1] / 1e6,
+            tls_handshake=0.0 if reused else t[2] / 1e6,
+            pretransfer=t[3] / 1e6,
+            first_byte=t[4] / 1e6,
+            total=t[5] / 1e6,
+            new_connection=not reused,
+        )
+        return Response._from_transport(
+            status_code=status or res.status,
+            headers=headers,
+            content=res.body,
+            http_version=_version_name(res.http_version),
+            url=url,
+            request=request,
+            elapsed=timedelta(microseconds=res.elapsed_us),
+            timings=timings,
+        )
+
+
+def _limit_for(reason: int, options: TransferOptions) -> float | None:
+    from .._curl import lib
+
+    return {
+        lib.HTTPR_REASON_POOL: options.pool,
+        lib.HTTPR_REASON_CONNECT: options.connect,
+        lib.HTTPR_REASON_READ: options.read,
+        lib.HTTPR_REASON_WRITE: options.write,
+        lib.HTTPR_REASON_TOTAL: options.total,
+    }.get(reason, options.connect)
+
+
+def _header_lines(hop: Hop) -> bytes:
+    """The NUL-terminated ``HTTPHEADER`` lines of a hop (design.md section 8).
+
+    - An empty value goes as ``Name;`` (libcurl drops ``Name:``, which means "remove").
+    - libcurl's own ``Accept``/``Accept-Encoding`` are removed when the request has none.
+    - A body gets an empty ``Expect:`` unless the user set one: libcurl would otherwise
+      wait up to 1 s for a 100-continue on bodies over 1 MiB (measured: 1.005 s).
+    - A body without ``Content-Type`` gets ``Content-Type:``: libcurl would add
+      ``application/x-www-form-urlencoded`` to any POST.
+    Values are validated (no CR/LF/NUL) before they get here (R1), so NUL separates lines.
+    """
+    parts: list[str] = []
+    seen: set[str] = set()
+    for name, value in hop.wire_headers:
+        seen.add(name.lower())
+        parts.append(f"{name}: {value}\0" if value else f"{name};\0")
+    for name in _LIBCURL_DEFAULTS:
+        if name.lower() not in seen:
+            parts.append(f"{name}:\0")
+    if hop.send_body:
+        if "expect" not in seen:
+            parts.append("Expect:\0")
+        if "content-type" not in seen:
+            parts.append("Content-Type:\0")
+    # Names are tokens (ASCII); values go out as UTF-8, as httpx sends non-ASCII str values.
+    return "".join(parts).encode("utf-8") if parts else b""

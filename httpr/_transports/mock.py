@@ -1,0 +1,40 @@
+"""``MockTransport``: answers every hop with a handler instead of the network (api.md 2).
+
+All client policy still runs on what the handler returns, so users (and httpr's own policy
+tests) can test redirects, cookies, auth and hooks without sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Callable, Union
+
+from .._models import Request, Response
+from .base import BaseTransport, Hop
+
+__all__ = ["MockTransport"]
+
+Handler = Callable[[Request], Union[Response, Awaitable[Response]]]
+
+
+class MockTransport(BaseTransport):
+    """A transport that calls ``handler(request)`` for each hop.
+
+    >>> def handler(request):
+    ...     return httpr.Response(200, content=b"hello")
+    >>> client = httpr.Client(transport=httpr.MockTransport(handler))
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        if not callable(handler):
+            raise TypeError(f"MockTransport handler must be callable, not {type(handler).__name__}")
+        self.handler = handler
+
+    def handle_request(self, request: Request, hop: Hop) -> Response:
+        response = self.handler(request)
+        if not isinstance(response, Response):
+            raise TypeError(
+                "MockTransport handler must return an httpr.Response, "
+                f"not {type(response).__name__}"
+            )
+        return response

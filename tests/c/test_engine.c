@@ -1,0 +1,399 @@
+#define _GNU_SOURCE /* strcasestr */
+/* test_engine.c - the engine and the transfer record end to end, against a scripted server on
+ * 127.0.0.1 in a thread of this process: lifecycle and counters, keep-alive reuse, the head
+ * caps and framing checks, cancellation, an engine deadline, the async completion queue.
+ * Every wait is bounded. Run under valgrind by `make valgrind`. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "httpr.h"
+
+enum mode { OK, SILENT, CUT_HEAD, CUT_HEAD_BARE, CL_CONFLICT, CHUNKED_CL, MANY_LINES, INFORMATIONAL };
+
+typedef struct {
+    int lfd;
+    int port;
+    enum mode mode;
+    volatile int stop;
+    int accepted;
+    pthread_t thread;
+} server;
+
+static int wait_readable(server *s, int fd)
+{
+    for (;;) {
+        if (s->stop)
+            return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 20);
+        if (r > 0)
+            return 1;
+        if (r < 0)
+            return 0;
+    }
+}
+
+static void send_all(int fd, const char *data, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, data, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        data += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads one request head (and a Content-Length body); 0 on EOF or stop. */
+static int read_request(server *s, int fd)
+{
+    char buf[8192];
+    size_t len = 0;
+    for (;;) {
+        if (!wait_readable(s, fd))
+            return 0;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (r <= 0)
+            return 0;
+        len += (size_t)r;
+        buf[len] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end) {
+            long body = 0;
+            char *cl = strcasestr(buf, "\r\ncontent-length:");
+            if (cl)
+                body = strtol(cl + 17, NULL, 10);
+            long have = (long)(len - (size_t)(end + 4 - buf));
+            while (have < body) {
+                if (!wait_readable(s, fd))
+                    return 0;
+                r = recv(fd, buf, sizeof(buf), 0);
+                if (r <= 0)
+                    return 0;
+                have += r;
+            }
+            return 1;
+        }
+        if (len >= sizeof(buf) - 1)
+            return 0;
+    }
+}
+
+static void serve(server *s, int fd)
+{
+    static char many[64 * 1024];
+    while (read_request(s, fd)) {
+        switch (s->mode) {
+        case OK: {
+            const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+            send_all(fd, r, strlen(r));
+            continue; /* keep-alive */
+        }
+        case INFORMATIONAL: {
+            const char *r = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: 1\r\n\r\nok";
+            send_all(fd, r, strlen(r));
+            continue;
+        }
+        case SILENT:
+            while (wait_readable(s, fd)) {
+                char b[512];
+                if (recv(fd, b, sizeof(b), 0) <= 0)
+                    return;
+            }
+            return;
+        case CUT_HEAD: {
+            const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n";
+            send_all(fd, r, strlen(r));
+            return;
+        }
+        case CUT_HEAD_BARE: {
+            const char *r = "HTTP/1.1 200 OK\r\nX-A: b\r\n";
+            send_all(fd, r, strlen(r));
+            return;
+        }
+        case CL_CONFLICT: {
+            const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+            send_all(fd, r, strlen(r));
+            return;
+        }
+        case CHUNKED_CL: {
+            const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "5\r\nhello\r\n0\r\n\r\n";
+            send_all(fd, r, strlen(r));
+            return;
+        }
+        case MANY_LINES: {
+            size_t n = (size_t)snprintf(many, sizeof(many), "HTTP/1.1 200 OK\r\n");
+            for (int i = 0; i < 1001 && n + 16 < sizeof(many); i++)
+                n += (size_t)snprintf(many + n, sizeof(many) - n, "X-%d: y\r\n", i);
+            n += (size_t)snprintf(many + n, sizeof(many) - n, "Content-Length: 0\r\n\r\n");
+            send_all(fd, many, n);
+            return;
+        }
+        }
+    }
+}
+
+static void *server_main(void *arg)
+{
+    server *s = arg;
+    while (!s->stop) {
+        if (!wait_readable(s, s->lfd))
+            break;
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        s->accepted++;
+        serve(s, fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void server_start(server *s, enum mode mode)
+{
+    memset(s, 0, sizeof(*s));
+    s->mode = mode;
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s->lfd, (struct sockaddr *)&a, sizeof(a));
+    listen(s->lfd, 16);
+    socklen_t alen = sizeof(a);
+    getsockname(s->lfd, (struct sockaddr *)&a, &alen);
+    s->port = ntohs(a.sin_port);
+    pthread_create(&s->thread, NULL, server_main, s);
+}
+
+static void server_stop(server *s)
+{
+    s->stop = 1;
+    pthread_join(s->thread, NULL);
+    close(s->lfd);
+}
+
+static httpr_options options(void)
+{
+    httpr_options o;
+    memset(&o, 0, sizeof(o));
+    o.http_version = HTTPR_HTTP_1_1;
+    o.verify = 1;
+    o.proxy = "";
+    o.accept_encoding = "";
+    o.connect_timeout_ms = 5000;
+    o.read_timeout_ms = 5000;
+    o.write_timeout_ms = 5000;
+    o.pool_timeout_ms = 5000;
+    o.total_timeout_ms = 10000;
+    o.max_response_size = -1;
+    o.maxage_conn_s = -1;
+    return o;
+}
+
+/* Starts a GET and waits (bounded) for DONE; fills res. Returns the record (caller frees). */
+static httpr_xfer *run_get(httpr_engine *e, const httpr_options *o, int port, httpr_result *res,
+                           int flags)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+    const char hdrs[] = "Accept:\0X-Test: 1\0";
+    httpr_xfer *x = NULL;
+    int rc = httpr_xfer_start(e, o, "GET", url, hdrs, sizeof(hdrs) - 1, NULL, 0, flags, &x);
+    CHECK_EQ_LL(rc, 0);
+    if (rc != 0)
+        return NULL;
+    for (int i = 0; i < 200 && httpr_xfer_wait(x, HTTPR_EV_DONE, 50) != 0; i++)
+        ;
+    CHECK_EQ_LL(httpr_xfer_result(x, res), 0);
+    return x;
+}
+
+static void test_lifecycle_without_thread(void)
+{
+    httpr_counters before, after;
+    httpr_counters_get(&before);
+    httpr_engine *e = NULL;
+    CHECK_EQ_LL(httpr_engine_new(10, 0, &e), 0);
+    httpr_xfer *x = NULL;
+    CHECK_EQ_LL(httpr_xfer_new(e, &x), 0);
+    httpr_result res;
+    CHECK_EQ_LL(httpr_xfer_result(x, &res), HTTPR_EAGAIN); /* not submitted: no result */
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    httpr_counters_get(&after);
+    CHECK_EQ_LL(after.engines, before.engines);
+    CHECK_EQ_LL(after.records, before.records);
+    CHECK_EQ_LL(after.threads, before.threads); /* no request: no thread was started */
+    httpr_xfer_free(NULL);
+    httpr_engine_free(NULL);
+    CHECK_EQ_LL(httpr_engine_new(1, 0, NULL), HTTPR_EINVAL);
+}
+
+static void test_keepalive_and_recycling(void)
+{
+    server s;
+    server_start(&s, OK);
+    httpr_counters base;
+    httpr_counters_get(&base);
+    httpr_engine *e = NULL;
+    CHECK_EQ_LL(httpr_engine_new(10, 0, &e), 0);
+    httpr_options o = options();
+    int good = 0;
+    for (int i = 0; i < 50; i++) {
+        httpr_result res;
+        httpr_xfer *x = run_get(e, &o, s.port, &res, 0);
+        if (x && res.curlcode == 0 && res.reason == 0 && res.status == 200 && res.body_len == 5 &&
+            memcmp(res.body, "hello", 5) == 0 && res.head_len > 0)
+            good++;
+        httpr_xfer_free(x);
+    }
+    CHECK_EQ_LL(good, 50);
+    CHECK_EQ_LL(s.accepted, 1); /* one connection, reused 49 times */
+    httpr_counters mid;
+    httpr_counters_get(&mid);
+    CHECK_EQ_LL(mid.records - base.records, 1); /* one record, recycled */
+    CHECK_EQ_LL(mid.in_flight, base.in_flight);
+    CHECK_EQ_LL(mid.threads - base.threads, 1);
+    httpr_engine_free(e);
+    httpr_counters after;
+    httpr_counters_get(&after);
+    CHECK_EQ_LL(after.records, base.records);
+    CHECK_EQ_LL(after.engines, base.engines);
+    CHECK_EQ_LL(after.threads, base.threads);
+    server_stop(&s);
+}
+
+static void test_head_checks(enum mode mode, int want_reason, const char *name)
+{
+    server s;
+    server_start(&s, mode);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_options o = options();
+    httpr_result res;
+    httpr_xfer *x = run_get(e, &o, s.port, &res, 0);
+    if (res.reason != want_reason)
+        fprintf(stderr, "%s: reason %d, curlcode %d\n", name, res.reason, res.curlcode);
+    CHECK_EQ_LL(res.reason, want_reason);
+    CHECK_EQ_LL(res.body_len, 0); /* nothing of a refused body reaches the caller */
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_informational_heads_dropped(void)
+{
+    server s;
+    server_start(&s, INFORMATIONAL);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_options o = options();
+    httpr_result res;
+    httpr_xfer *x = run_get(e, &o, s.port, &res, 0);
+    CHECK_EQ_LL(res.curlcode, 0);
+    CHECK_EQ_LL(res.status, 200);
+    CHECK(res.head_len > 0 && strncmp(res.head, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(res.head, "Link:") == NULL); /* the 103's headers never merge */
+    CHECK(strstr(res.head, "X-Final: 1") != NULL);
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_read_deadline(void)
+{
+    server s;
+    server_start(&s, SILENT);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_options o = options();
+    o.read_timeout_ms = 100;
+    httpr_result res;
+    httpr_xfer *x = run_get(e, &o, s.port, &res, 0);
+    CHECK_EQ_LL(res.reason, HTTPR_REASON_READ);
+    CHECK_EQ_LL(res.curlcode, CURLE_OPERATION_TIMEDOUT);
+    /* On time: within max(1.3 x 100 ms, 100 ms + 100 ms) of the submit. */
+    CHECK(res.elapsed_us >= 100000 && res.elapsed_us <= 200000);
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_cancel_and_async_events(void)
+{
+    server s;
+    server_start(&s, SILENT);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    int efd = -1;
+    CHECK_EQ_LL(httpr_engine_events_fd(e, &efd), 0);
+    CHECK(efd >= 0);
+    httpr_options o = options();
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
+    httpr_xfer *x = NULL;
+    CHECK_EQ_LL(httpr_xfer_start(e, &o, "GET", url, NULL, 0, NULL, 0, HTTPR_F_NOTIFY, &x), 0);
+    uint64_t id = 0;
+    httpr_xfer_id(x, &id);
+    CHECK_EQ_LL(httpr_xfer_wait(x, HTTPR_EV_DONE, 100), HTTPR_ETIMEDOUT); /* server is silent */
+    CHECK_EQ_LL(httpr_engine_cancel(e, x), 0);
+    CHECK_EQ_LL(httpr_engine_cancel(e, x), 0); /* idempotent */
+    CHECK_EQ_LL(httpr_xfer_wait(x, HTTPR_EV_DONE, 2000), 0);
+    httpr_result res;
+    httpr_xfer_result(x, &res);
+    CHECK_EQ_LL(res.reason, HTTPR_REASON_CANCELLED);
+    CHECK_EQ_LL(res.curlcode, CURLE_ABORTED_BY_CALLBACK);
+    /* The eventfd became readable and the queue holds exactly (id, DONE). */
+    struct pollfd p = {efd, POLLIN, 0};
+    CHECK_EQ_LL(poll(&p, 1, 1000), 1);
+    httpr_event ev[4];
+    size_t n = 0;
+    CHECK_EQ_LL(httpr_engine_drain(e, ev, 4, &n), 0);
+    CHECK_EQ_LL(n, 1);
+    CHECK_EQ_LL(ev[0].id, id);
+    CHECK_EQ_LL(ev[0].kind, HTTPR_EV_DONE);
+    CHECK_EQ_LL(poll(&p, 1, 0), 0); /* drained: the eventfd is clear again */
+    CHECK_EQ_LL(httpr_engine_cancel(e, x), 0); /* after DONE: nothing to do */
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
+static void test_closed_engine_refuses(void)
+{
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_engine_close(e);
+    httpr_options o = options();
+    httpr_xfer *x = NULL;
+    CHECK_EQ_LL(httpr_xfer_start(e, &o, "GET", "http://127.0.0.1:9/", NULL, 0, NULL, 0, 0, &x),
+                HTTPR_ECLOSED);
+    CHECK(x == NULL);
+    httpr_engine_free(e);
+}
+
+int main(void)
+{
+    CHECK_EQ_LL(httpr_global_init(), 0);
+    test_lifecycle_without_thread();
+    test_keepalive_and_recycling();
+    test_head_checks(CUT_HEAD, HTTPR_REASON_FRAMING, "cut head");
+    test_head_checks(CUT_HEAD_BARE, HTTPR_REASON_FRAMING, "cut head without Content-Length");
+    test_head_checks(CL_CONFLICT, HTTPR_REASON_FRAMING, "conflicting Content-Length");
+    test_head_checks(CHUNKED_CL, HTTPR_REASON_FRAMING, "chunked + Content-Length");
+    test_head_checks(MANY_LINES, HTTPR_REASON_HEADER_CAP, "1,001 header lines");
+    test_informational_heads_dropped();
+    test_read_deadline();
+    test_cancel_and_async_events();
+    test_closed_engine_refuses();
+    curl_global_cleanup(); /* tests only: lets valgrind see every byte returned */
+    return check_report("test_engine");
+}
