@@ -335,7 +335,7 @@ static void engine_finish(httpr_engine *e, httpr_xfer *x, int curlcode, int reas
      * holds the last reference (its free recycles at once), and the counters are exact. */
     pthread_mutex_lock(&x->lock);
     x->curlcode = curlcode;
-    x->events |= HTTPR_EV_DONE;
+    __atomic_or_fetch(&x->events, HTTPR_EV_DONE, __ATOMIC_RELEASE); /* read unlocked by spinning waiters */
     int last = --x->refs == 0;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);

@@ -74,7 +74,13 @@
  * curl_easy_perform. Measured through the Python client (5 KB gzip from nginx, 5,000
  * sequential GETs): no window 239 us/req (caller thread 120 us CPU/req), 200 us yielding
  * window 174 us/req (caller 84 us CPU/req). */
+#ifndef HTTPR_ENGINE_SPIN_US
 #define HTTPR_ENGINE_SPIN_US 200
+#endif
+/* How long a waiter yield-spins before it sleeps on the record's condition variable. */
+#ifndef HTTPR_WAIT_SPIN_US
+#define HTTPR_WAIT_SPIN_US 200
+#endif
 /* connect=None: the largest connect timeout we hand libcurl; it reads 0 as "300 s" and
  * adds the value to timestamps, so LONG_MAX could overflow (design.md section 6). */
 #define HTTPR_CONNECT_TIMEOUT_NONE_MS 2147483647L
