@@ -51,6 +51,20 @@ class CurlInfo:
         return tuple(names)
 
 
+def check_version(version_num: int, version: str) -> None:
+    """Refuses a libcurl older than the design's floor (design.md section 11).
+
+    The headers were checked at build time; this catches an older libcurl.so loaded at run
+    time (another library path, a downgraded package).
+    """
+    found = (version_num >> 16, (version_num >> 8) & 0xFF, version_num & 0xFF)
+    if found < MIN_CURL_VERSION:
+        raise ImportError(
+            f"httpr needs libcurl >= 7.88.0 at run time, but loaded {version}; "
+            "upgrade libcurl4 or rebuild httpr"
+        )
+
+
 def _global_init() -> CurlInfo:
     global _initialised
     with _init_lock:
@@ -63,11 +77,7 @@ def _global_init() -> CurlInfo:
     lib.httpr_curl_info_get(raw)
     num = int(raw.version_num)
     version = ffi.string(raw.version).decode("ascii", "replace")
-    if (num >> 16, (num >> 8) & 0xFF, num & 0xFF) < MIN_CURL_VERSION:
-        raise ImportError(
-            f"httpr needs libcurl >= 7.88.0 at run time, but loaded {version}; "
-            "upgrade libcurl4 or rebuild httpr"
-        )
+    check_version(num, version)
     return CurlInfo(
         version=version,
         version_num=num,

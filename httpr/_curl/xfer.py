@@ -13,7 +13,7 @@ from typing import Any
 from . import ffi, lib
 from .engine import Engine, check
 
-__all__ = ["Result", "Transfer", "TransferOptions", "WAIT_SLICE_MS"]
+__all__ = ["Result", "Transfer", "TransferOptions", "WAIT_SLICE_MS", "version_name"]
 
 # How long one wait blocks without the GIL before Python looks at signals again. Ctrl-C
 # must land within 200 ms (issue 3); design.md section 1 allows slices up to 100 ms.
@@ -29,6 +29,19 @@ F_HEAD: int = lib.HTTPR_F_HEAD
 F_NOTIFY: int = lib.HTTPR_F_NOTIFY
 
 _NONE = -1
+
+# CURLINFO_HTTP_VERSION -> Response.http_version (api.md 6)
+_VERSION_NAMES = {
+    lib.CURL_HTTP_VERSION_1_0: "HTTP/1.0",
+    lib.CURL_HTTP_VERSION_1_1: "HTTP/1.1",
+    lib.CURL_HTTP_VERSION_2_0: "HTTP/2",
+    lib.CURL_HTTP_VERSION_3: "HTTP/3",
+}
+
+
+def version_name(value: int) -> str:
+    """The API's name of a CURLINFO_HTTP_VERSION value ("HTTP/1.1" when none was read)."""
+    return _VERSION_NAMES.get(value, "HTTP/1.1")
 
 
 def _ms(seconds: float | None) -> int:
@@ -80,6 +93,16 @@ class TransferOptions:
         # The limits, for the messages of the errors they cause.
         self.connect, self.read, self.write = connect, read, write
         self.pool, self.total, self.max_size = pool, total, max_response_size
+
+    def limit_for(self, reason: int) -> float | None:
+        """The limit (seconds) behind an engine reason, for the error message."""
+        return {
+            lib.HTTPR_REASON_POOL: self.pool,
+            lib.HTTPR_REASON_CONNECT: self.connect,
+            lib.HTTPR_REASON_READ: self.read,
+            lib.HTTPR_REASON_WRITE: self.write,
+            lib.HTTPR_REASON_TOTAL: self.total,
+        }.get(reason, self.connect)
 
     def _cstr(self, value: str | None) -> Any:
         if value is None:

@@ -22,24 +22,13 @@ from .._curl.xfer import (
     HTTP_DEFAULT,
     Transfer,
     TransferOptions,
+    version_name,
 )
 from .._exceptions import ClientClosed
 from .._models import CaseInsensitiveHeaderMap, Request, Response, Timings
 from .base import BaseTransport, Hop
 
 __all__ = ["CurlTransport"]
-
-
-def _version_name(value: int) -> str:
-    from .._curl import lib
-
-    if value == lib.CURL_HTTP_VERSION_1_0:
-        return "HTTP/1.0"
-    if value == lib.CURL_HTTP_VERSION_2_0:
-        return "HTTP/2"
-    if value == lib.CURL_HTTP_VERSION_3:
-        return "HTTP/3"
-    return "HTTP/1.1"
 
 
 # Headers libcurl adds by itself unless the request names them; "Name:" removes one
@@ -180,7 +169,7 @@ class CurlTransport(BaseTransport):
                 head_done=res.head_done,
                 connect_code=res.connect_code,
                 proxy=False,
-                limit=_limit_for(res.reason, options),
+                limit=options.limit_for(res.reason),
                 max_response_size=options.max_size,
             )
             error = exception_for(failure)
@@ -213,24 +202,12 @@ class CurlTransport(BaseTransport):
             status_code=status or res.status,
             headers=headers,
             content=res.body,
-            http_version=_version_name(res.http_version),
+            http_version=version_name(res.http_version),
             url=url,
             request=request,
             elapsed=timedelta(microseconds=res.elapsed_us),
             timings=timings,
         )
-
-
-def _limit_for(reason: int, options: TransferOptions) -> float | None:
-    from .._curl import lib
-
-    return {
-        lib.HTTPR_REASON_POOL: options.pool,
-        lib.HTTPR_REASON_CONNECT: options.connect,
-        lib.HTTPR_REASON_READ: options.read,
-        lib.HTTPR_REASON_WRITE: options.write,
-        lib.HTTPR_REASON_TOTAL: options.total,
-    }.get(reason, options.connect)
 
 
 def _header_lines(hop: Hop) -> bytes:

@@ -1,0 +1,62 @@
+"""The engine's lifecycle seen from Python: the libcurl floor, fork, counters."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+import httpr
+from httpr._curl import CURL, check_version, counters
+from tests.servers.app import payload
+
+
+def test_running_libcurl_is_at_least_the_floor() -> None:
+    check_version(CURL.version_num, CURL.version)  # the loaded one passes
+    assert CURL.http2  # Debian 12's libcurl has HTTP/2 (design.md 12)
+
+
+@pytest.mark.parametrize(("num", "text"), [(0x075700, "7.87.0"), (0x071000, "7.16.0")])
+def test_older_libcurl_is_refused_at_import(num: int, text: str) -> None:
+    with pytest.raises(ImportError, match=rf"libcurl >= 7\.88\.0 at run time, but loaded {text}"):
+        check_version(num, text)
+
+
+def _child_get(url: str, client: httpr.Client, queue: multiprocessing.Queue[object]) -> None:
+    try:
+        queue.put(client.get(url).content == payload(64))
+    except BaseException as e:  # reported to the parent
+        queue.put(repr(e))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_client_used_before_fork_works_in_child_and_parent(server) -> None:
+    url = f"{server.url}/bytes?size=64"
+    with httpr.Client() as client:
+        assert client.get(url).content == payload(64)  # engine and a pooled connection exist
+        ctx = multiprocessing.get_context("fork")
+        queue: multiprocessing.Queue[object] = ctx.Queue()
+        child = ctx.Process(target=_child_get, args=(url, client, queue))
+        child.start()
+        child.join(20)
+        assert child.exitcode == 0
+        assert queue.get(timeout=5) is True  # the child built a fresh engine
+        # The parent's engine and connection were not touched by the child.
+        r = client.get(url)
+        assert r.content == payload(64)
+        assert not r.timings.new_connection
+
+
+def test_counters_return_to_baseline_after_failures_and_close(server, raw_server) -> None:
+    from tests.servers.raw import serve_bytes
+
+    before = counters()
+    srv = raw_server(serve_bytes(b"garbage\r\n\r\n"))
+    with httpr.Client() as c:
+        for _ in range(5):
+            c.get(f"{server.url}/bytes?size=10")
+            with pytest.raises(httpr.RemoteProtocolError):
+                c.get(f"{srv.url}/x")
+    after = counters()
+    assert after == before
