@@ -150,6 +150,7 @@ typedef struct {
     unsigned int version_num;
     const char *version;
     const char *ssl_version;
+    const char *cainfo; /* the built-in CA bundle path, "" if none */
     int http2;
     int http3;
     int brotli;

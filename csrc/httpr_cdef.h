@@ -133,6 +133,7 @@ typedef struct {
     unsigned int version_num;
     const char *version;
     const char *ssl_version;
+    const char *cainfo;
     int http2;
     int http3;
     int brotli;

@@ -35,6 +35,7 @@ int httpr_curl_info_get(httpr_curl_info *out)
     out->version_num = v->version_num;
     out->version = v->version;
     out->ssl_version = v->ssl_version ? v->ssl_version : "";
+    out->cainfo = v->cainfo ? v->cainfo : "";
     out->http2 = (v->features & CURL_VERSION_HTTP2) != 0;
     out->http3 = (v->features & CURL_VERSION_HTTP3) != 0;
     out->brotli = (v->features & CURL_VERSION_BROTLI) != 0;

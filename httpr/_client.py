@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import math
-import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,8 +22,9 @@ from ._config import (
     TimeoutTypes,
     to_timeout,
 )
+from ._env import resolve_ca_file
 from ._exceptions import ClientClosed
-from ._models import CaseInsensitiveHeaderMap, Request, Response
+from ._models import _TOKEN_RE, CaseInsensitiveHeaderMap, Request, Response, _checked_field
 from ._transports.base import BaseTransport, Hop
 from ._transports.mock import MockTransport
 from ._urls import URL, parse_url
@@ -43,9 +43,6 @@ ParamTypes = Union[
     Sequence[tuple[str, Union[PrimitiveData, Sequence[PrimitiveData]]]],
 ]
 
-# RFC 9110 section 5.6.2: token = 1*tchar
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
 # RFC 9110 section 9.2.2: idempotent methods, whose buffered body libcurl may resend once on
 # a dead pooled connection (api.md 13); other bodies are never resent (amendment 2.1).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -64,7 +61,7 @@ def validate_method(method: object) -> str:
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, not {type(method).__name__}")
     upper = method.upper()
-    if not _TOKEN.fullmatch(upper) or upper == "CONNECT":
+    if not _TOKEN_RE.fullmatch(upper) or upper == "CONNECT":
         raise ValueError(
             f"Invalid HTTP method {method!r}: must be an RFC 9110 token other than CONNECT"
         )
@@ -74,12 +71,17 @@ def validate_method(method: object) -> str:
 def validate_headers(
     value: object, param: str, *, allow_none: bool = False
 ) -> list[tuple[str, str | None]]:
-    """Header pairs as given (names spelled as set), validated (R1, api.md 4.2)."""
+    """Header pairs as given (names spelled as set), validated (R1, api.md 4.2).
+
+    ``allow_none``: a request-level ``None`` value removes that header (api.md 4.2).
+    """
     if value is None:
         return []
+    if isinstance(value, CaseInsensitiveHeaderMap):
+        return list(value._wire_items())
     if isinstance(value, Mapping):
         items: Iterable[Any] = value.items()
-    elif isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+    elif isinstance(value, (str, bytes, bytearray, memoryview)) or not isinstance(value, Sequence):
         raise TypeError(
             f"{param} must be a mapping or a sequence of (name, value) pairs, "
             f"not {type(value).__name__}"
@@ -89,24 +91,15 @@ def validate_headers(
     pairs: list[tuple[str, str | None]] = []
     for item in items:
         if not isinstance(item, tuple) or len(item) != 2:
-            raise TypeError(f"{param} pairs must be (name, value) tuples, not {item!r}")
-        name, val = item
-        if not isinstance(name, str):
-            raise TypeError(f"{param}: header name must be a str, not {type(name).__name__}")
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"{param}: invalid header name {name!r}: must be an RFC 9110 token")
-        if val is None and allow_none:
-            pairs.append((name, None))
-            continue
-        if not isinstance(val, str):
+            # Type and shape only: the item may hold a credential (R14).
             raise TypeError(
-                f"{param}: value of header {name!r} must be a str, not {type(val).__name__}"
+                f"{param} pairs must be (name, value) tuples, not {type(item).__name__}"
             )
-        if _BAD_VALUE.search(val):
-            raise ValueError(
-                f"{param}: value of header {name!r} contains CR, LF or NUL, which are not allowed"
-            )
-        pairs.append((name, val.strip(" \t")))
+        name, val = item
+        if val is None and allow_none:
+            pairs.append((_checked_field(name, "")[0], None))
+        else:
+            pairs.append(_checked_field(name, val))
     return pairs
 
 
@@ -182,6 +175,108 @@ def _check_bool(name: str, value: object) -> bool:
     return value
 
 
+class ClientHeaders(dict):  # type: ignore[type-arg]
+    """The live ``client.headers`` view (api.md 2): a ``dict`` with lowercased keys.
+
+    A name set several times shows its values joined with ``", "``. In-place edits are
+    validated like the constructor's headers and change what is sent, in the spelling last
+    set. The lines themselves live in ``_lines``; requests take a snapshot of them.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = (), lock: threading.Lock | None = None):
+        super().__init__()
+        self._lock = lock or threading.Lock()
+        self._lines: tuple[tuple[str, str], ...] = ()
+        self._replace(list(pairs))
+
+    # -- internals --
+
+    def _replace(self, lines: list[tuple[str, str]]) -> None:
+        joined: dict[str, list[str]] = {}
+        for name, value in lines:
+            joined.setdefault(name.lower(), []).append(value)
+        with self._lock:
+            self._lines = tuple(lines)
+            dict.clear(self)
+            dict.update(self, {k: ", ".join(v) for k, v in joined.items()})
+
+    def _set(self, name: str, value: object) -> None:
+        name, text = _checked_field(name, value)
+        lower = name.lower()
+        self._replace([p for p in self._lines if p[0].lower() != lower] + [(name, text)])
+
+    def _remove(self, name: str) -> None:
+        lower = name.lower()
+        self._replace([p for p in self._lines if p[0].lower() != lower])
+
+    def _snapshot(self) -> tuple[tuple[str, str], ...]:
+        return self._lines  # an immutable tuple, swapped atomically
+
+    @staticmethod
+    def _key(name: object) -> object:
+        return name.lower() if isinstance(name, str) else name
+
+    # -- the dict API, case-insensitive --
+
+    def __getitem__(self, name: object) -> str:
+        return str(dict.__getitem__(self, self._key(name)))
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, self._key(name))
+
+    def get(self, name: object, default: Any = None) -> Any:
+        return dict.get(self, self._key(name), default)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._set(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._remove(name)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name in self:
+            value = self[name]
+            self._remove(name)
+            return value
+        if default:
+            return default[0]
+        raise KeyError(name)
+
+    def popitem(self) -> tuple[str, str]:
+        if not self:
+            raise KeyError("popitem(): headers are empty")
+        name = next(reversed(list(dict.keys(self))))
+        return name, self.pop(name)
+
+    def setdefault(self, name: str, default: str = "") -> str:  # type: ignore[override]
+        if name not in self:
+            self._set(name, default)
+        return self[name]
+
+    def update(self, other: Any = (), /, **kwargs: str) -> None:
+        for name, value in validate_headers(other, "headers") + list(kwargs.items()):
+            self._set(name, value)
+
+    def clear(self) -> None:
+        self._replace([])
+
+    def __ior__(self, other: Any) -> ClientHeaders:  # type: ignore[misc]
+        self.update(other)
+        return self
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+    def __repr__(self) -> str:
+        from ._models import CaseInsensitiveHeaderMap as Map
+
+        return repr(Map._from_trusted_pairs(self._lines)).replace(
+            "CaseInsensitiveHeaderMap", "Headers", 1
+        )
+
+
 class BaseClient:
     """Everything a client does without I/O: settings, validation, merging, request building."""
 
@@ -230,10 +325,6 @@ class BaseClient:
                 raise _not_yet(name, issue)
         if retries:
             raise _not_yet("retries", 5)
-        if base_url is not None:
-            raise _not_yet("base_url", 4)
-        if ca_cert_file is not None or isinstance(verify, str):
-            raise _not_yet("ca_cert_file", 4)
         self._cookie_store = _check_bool(
             "cookie_store", True if cookie_store is None else cookie_store
         )
@@ -248,7 +339,6 @@ class BaseClient:
         if max_redirects < 0:
             raise ValueError(f"max_redirects must be >= 0, got {max_redirects}")
         self._max_redirects = max_redirects
-        self._verify = _check_bool("verify", True if verify is None else verify)
         self._https_only = _check_bool(
             "https_only", bool(https_only) if https_only is None else https_only
         )
@@ -271,14 +361,18 @@ class BaseClient:
                 raise ValueError(f"keepalive_expiry must be >= 0, got {keepalive_expiry}")
         self._keepalive_expiry = keepalive_expiry
         self._trust_env = _check_bool("trust_env", trust_env)
+        self._verify, self._ca_file = resolve_ca_file(
+            verify, ca_cert_file, trust_env=self._trust_env
+        )
         if transport is not None and not isinstance(transport, MockTransport):
             raise TypeError(f"transport must be a MockTransport, not {type(transport).__name__}")
 
         self._settings_lock = threading.Lock()
         self._timeout_value: TimeoutTypes = timeout
         self._timeout = to_timeout(timeout)
-        self._headers = validate_headers(headers, "headers")
+        self._headers = ClientHeaders(validate_headers(headers, "headers"))  # type: ignore[arg-type]
         self._params = encode_pairs(params, "params")
+        self._base_url = _check_base_url(base_url)
         self._default_headers = _default_headers()
         self._transport: BaseTransport = transport or self._make_transport()
 
@@ -287,6 +381,7 @@ class BaseClient:
 
         return CurlTransport(
             verify=self._verify,
+            ca_file=self._ca_file,
             http1_only=self._http1_only,
             http2_only=self._http2_only,
             max_response_size=self._max_response_size,
@@ -307,6 +402,48 @@ class BaseClient:
         timeout = to_timeout(value)
         with self._settings_lock:
             self._timeout_value, self._timeout = value, timeout
+
+    @property
+    def headers(self) -> ClientHeaders:
+        """Live view of the client headers the user set (defaults are not in it)."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: HeaderTypes | None) -> None:
+        self._headers._replace(validate_headers(value, "headers"))  # type: ignore[arg-type]
+
+    @property
+    def params(self) -> dict[str, str | list[str]] | None:
+        """The client's query parameters; a repeated key shows as a list."""
+        with self._settings_lock:
+            pairs = self._params
+        if not pairs:
+            return None
+        out: dict[str, str | list[str]] = {}
+        for key, value in pairs:
+            if key in out:
+                prev = out[key]
+                out[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
+            else:
+                out[key] = value
+        return out
+
+    @params.setter
+    def params(self, value: ParamTypes | None) -> None:
+        pairs = encode_pairs(value, "params")
+        with self._settings_lock:
+            self._params = pairs
+
+    @property
+    def base_url(self) -> str | None:
+        """Prefix for relative request URLs (api.md 4.6)."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str | None) -> None:
+        checked = _check_base_url(value)
+        with self._settings_lock:
+            self._base_url = checked
 
     @property
     def is_closed(self) -> bool:
@@ -330,7 +467,11 @@ class BaseClient:
         timeout: TimeoutTypes | object,
     ) -> tuple[Request, Hop]:
         method = validate_method(method)
-        parsed = parse_url(url)
+        with self._settings_lock:
+            client_params = self._params
+            client_timeout = self._timeout
+            base = self._base_url
+        parsed = parse_url(_join_base(base, url) if base is not None else url)
         if parsed.username is not None:
             raise _not_yet("credentials in the URL", 5)
         if self._https_only and parsed.scheme != "https":
@@ -339,10 +480,7 @@ class BaseClient:
             raise UnsupportedProtocol(f"https_only is set: refusing {method} {parsed}")
         body, content_type = _encode_body(content, data, json)
         request_headers = validate_headers(headers, "headers", allow_none=True)
-        with self._settings_lock:
-            client_headers = self._headers
-            client_params = self._params
-            client_timeout = self._timeout
+        client_headers = self._headers._snapshot()
         wire = _merge_headers(self._default_headers, client_headers, request_headers)
         if content_type is not None and not any(k.lower() == "content-type" for k, _ in wire):
             wire.append(("Content-Type", content_type))
@@ -371,6 +509,34 @@ class BaseClient:
 _CLIENT: Any = object()  # "use the client's value" for request-level keywords
 
 
+def _check_base_url(value: object) -> str | None:
+    """A base URL, validated as a request URL (api.md 4.6); its query is not kept."""
+    if value is None:
+        return None
+    parsed = parse_url(value)
+    path = parsed.target.split("?", 1)[0]
+    authority = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+    if parsed.username is not None:
+        raise ValueError("base_url must not hold credentials")
+    return f"{parsed.scheme}://{authority}{path}"
+
+
+def _is_absolute(url: str) -> bool:
+    colon = url.find(":")
+    return colon > 0 and url[0].isalpha() and all(c.isalnum() or c in "+-." for c in url[:colon])
+
+
+def _join_base(base: str, url: object) -> object:
+    """``base`` + a relative ``url``, the base path taken as ending in ``/`` (api.md 4.6).
+
+    ``"http://h/api"`` + ``"/users?page=2"`` -> ``"http://h/api/users?page=2"``; an absolute
+    URL ignores the base.
+    """
+    if not isinstance(url, str) or _is_absolute(url) or url.startswith("//"):
+        return url
+    return base.rstrip("/") + "/" + url.lstrip("/")
+
+
 def _default_headers() -> list[tuple[str, str]]:
     from . import __version__
     from ._curl import CURL
@@ -384,7 +550,7 @@ def _default_headers() -> list[tuple[str, str]]:
 
 def _merge_headers(
     defaults: list[tuple[str, str]],
-    client: list[tuple[str, str | None]],
+    client: Sequence[tuple[str, str | None]],
     request: list[tuple[str, str | None]],
 ) -> list[tuple[str, str]]:
     """defaults < client < request, case-insensitively; a request ``None`` removes a name.

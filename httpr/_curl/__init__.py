@@ -29,6 +29,8 @@ class CurlInfo:
     version: str
     version_num: int
     ssl_version: str
+    cainfo: str
+    """libcurl's built-in CA bundle path ("" if it has none)."""
     http2: bool
     http3: bool
     brotli: bool
@@ -82,6 +84,7 @@ def _global_init() -> CurlInfo:
         version=version,
         version_num=num,
         ssl_version=ffi.string(raw.ssl_version).decode("ascii", "replace"),
+        cainfo=ffi.string(raw.cainfo).decode("utf-8", "replace"),
         http2=bool(raw.http2),
         http3=bool(raw.http3),
         brotli=bool(raw.brotli),
