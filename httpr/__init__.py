@@ -9,17 +9,16 @@ Public names only; everything else lives in underscored modules and may change. 
 fixes the order of ``__all__``; names of later issues join it as they land.
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _dist_version
 
 try:
-    __version__ = version("httpr")
-except PackageNotFoundError:  # Defensive: running from a source tree that was never installed
+    __version__ = _dist_version("httpr")
+except _PackageNotFoundError:  # Defensive: running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
 from ._api import delete, get, head, options, patch, post, put, request
-from ._client import Client
+from ._client import Client, RequestParams
 from ._config import Timeout
 from ._exceptions import (
     ClientClosed,
@@ -72,6 +71,7 @@ __all__ = [
     "Request",
     "Timeout",
     "Timings",
+    "RequestParams",
     "MockTransport",
     "HTTPError",
     "RequestError",
@@ -109,7 +109,7 @@ __all__ = [
 # Reprs and tracebacks say httpr.Client, not httpr._client.Client (as httpx does).
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, type) or callable(_obj):
+    if isinstance(_obj, type) or callable(_obj):  # RequestParams is a TypedDict class
         try:
             _obj.__module__ = "httpr"
         except (AttributeError, TypeError):  # Defensive: builtins refuse it

@@ -11,7 +11,7 @@ import math
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypedDict, Union
 from urllib.parse import quote_plus
 
 from ._config import (
@@ -34,7 +34,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     from typing_extensions import Self
 
-__all__ = ["BaseClient", "Client", "HeaderTypes", "ParamTypes"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["BaseClient", "Client", "HeaderTypes", "ParamTypes", "RequestParams"]
 
 HeaderTypes = Union[Mapping[str, str], Sequence[tuple[str, str]]]
 PrimitiveData = Union[str, int, float, bool, None]
@@ -42,6 +45,29 @@ ParamTypes = Union[
     Mapping[str, Union[PrimitiveData, Sequence[PrimitiveData]]],
     Sequence[tuple[str, Union[PrimitiveData, Sequence[PrimitiveData]]]],
 ]
+
+RequestHeaderTypes = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Union[str, None]]]]
+
+
+class RequestParams(TypedDict, total=False):
+    """The per-request keywords of every method (api.md 4), for ``**kwargs`` annotations::
+
+    def fetch(client: httpr.Client, url: str, **kwargs: Unpack[httpr.RequestParams]):
+        return client.get(url, **kwargs)
+    """
+
+    params: ParamTypes | None
+    headers: RequestHeaderTypes | None
+    cookies: Mapping[str, str] | None
+    content: Any
+    data: Any
+    json: Any
+    files: Any
+    auth: tuple[str, str | None] | None
+    auth_bearer: str | None
+    timeout: TimeoutTypes
+    follow_redirects: bool | None
+
 
 # RFC 9110 section 9.2.2: idempotent methods, whose buffered body libcurl may resend once on
 # a dead pooled connection (api.md 13); other bodies are never resent (amendment 2.1).
@@ -460,7 +486,7 @@ class BaseClient:
         url: str,
         *,
         params: ParamTypes | None,
-        headers: HeaderTypes | None,
+        headers: RequestHeaderTypes | None,
         content: Any,
         data: Any,
         json: Any,
@@ -635,7 +661,7 @@ class Client(BaseClient):
         url: str,
         *,
         params: ParamTypes | None = None,
-        headers: HeaderTypes | None = None,
+        headers: RequestHeaderTypes | None = None,
         cookies: Mapping[str, str] | None = None,
         content: Any = None,
         data: Any = None,
@@ -674,31 +700,31 @@ class Client(BaseClient):
             response._url = request.url
         return response
 
-    def get(self, url: str, **kwargs: Any) -> Response:
+    def get(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("GET", url, ...)``."""
         return self.request("GET", url, **kwargs)
 
-    def head(self, url: str, **kwargs: Any) -> Response:
+    def head(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("HEAD", url, ...)``: the body is never read (NOBODY)."""
         return self.request("HEAD", url, **kwargs)
 
-    def options(self, url: str, **kwargs: Any) -> Response:
+    def options(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("OPTIONS", url, ...)``."""
         return self.request("OPTIONS", url, **kwargs)
 
-    def delete(self, url: str, **kwargs: Any) -> Response:
+    def delete(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("DELETE", url, ...)``."""
         return self.request("DELETE", url, **kwargs)
 
-    def post(self, url: str, **kwargs: Any) -> Response:
+    def post(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("POST", url, ...)``; without a body it sends ``Content-Length: 0``."""
         return self.request("POST", url, **kwargs)
 
-    def put(self, url: str, **kwargs: Any) -> Response:
+    def put(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("PUT", url, ...)``."""
         return self.request("PUT", url, **kwargs)
 
-    def patch(self, url: str, **kwargs: Any) -> Response:
+    def patch(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("PATCH", url, ...)``."""
         return self.request("PATCH", url, **kwargs)
 
