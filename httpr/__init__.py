@@ -18,6 +18,7 @@ except _PackageNotFoundError:  # Defensive: running from a source tree that was 
     __version__ = "0.0.0+unknown"
 
 from ._api import delete, get, head, options, patch, post, put, request
+from ._async import AsyncClient
 from ._client import Client, RequestParams
 from ._config import Timeout
 from ._exceptions import (
@@ -58,6 +59,7 @@ from ._transports.mock import MockTransport
 
 __all__ = [
     "Client",
+    "AsyncClient",
     "request",
     "get",
     "head",

@@ -480,6 +480,53 @@ class BaseClient:
 
     # -- building a request (no I/O) --
 
+    def _prepare(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: ParamTypes | None,
+        headers: RequestHeaderTypes | None,
+        cookies: Mapping[str, str] | None,
+        content: Any,
+        data: Any,
+        json: Any,
+        files: Any,
+        auth: tuple[str, str | None] | None,
+        auth_bearer: str | None,
+        timeout: TimeoutTypes | object,
+        follow_redirects: bool | None,
+    ) -> tuple[Request, Hop]:
+        """Everything a request does before I/O, shared by Client and AsyncClient."""
+        if self._closed:
+            raise ClientClosed("Cannot send a request, as the client has been closed.")
+        for name, value, issue in (
+            ("cookies", cookies, 5),
+            ("files", files, 5),
+            ("auth", auth, 5),
+            ("auth_bearer", auth_bearer, 5),
+            ("follow_redirects", follow_redirects, 5),
+        ):
+            if value is not None:
+                raise _not_yet(name, issue)
+        return self._build(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            timeout=timeout,
+        )
+
+    @staticmethod
+    def _finish(request: Request, response: Response) -> Response:
+        if response.request is None:  # a MockTransport handler's own Response
+            response._request = request
+            response._url = request.url
+        return response
+
     def _build(
         self,
         method: str,
@@ -673,32 +720,22 @@ class Client(BaseClient):
         follow_redirects: bool | None = None,
     ) -> Response:
         """Sends one request and returns its response with the body read and decoded."""
-        if self._closed:
-            raise ClientClosed("Cannot send a request, as the client has been closed.")
-        for name, value, issue in (
-            ("cookies", cookies, 5),
-            ("files", files, 5),
-            ("auth", auth, 5),
-            ("auth_bearer", auth_bearer, 5),
-            ("follow_redirects", follow_redirects, 5),
-        ):
-            if value is not None:
-                raise _not_yet(name, issue)
-        request, hop = self._build(
+        request, hop = self._prepare(
             method,
             url,
             params=params,
             headers=headers,
+            cookies=cookies,
             content=content,
             data=data,
             json=json,
+            files=files,
+            auth=auth,
+            auth_bearer=auth_bearer,
             timeout=timeout,
+            follow_redirects=follow_redirects,
         )
-        response = self._transport.handle_request(request, hop)
-        if response.request is None:
-            response._request = request
-            response._url = request.url
-        return response
+        return self._finish(request, self._transport.handle_request(request, hop))
 
     def get(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("GET", url, ...)``."""

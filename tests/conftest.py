@@ -7,8 +7,9 @@ Tests import the constants as ``from tests.conftest import SHORT_TIMEOUT, assert
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -78,3 +79,115 @@ def raw_server() -> Iterator[Callable[[Handler], RawServer]]:
     yield start
     for srv in started:
         srv.stop()
+
+
+# -- one set of behaviour tests for Client and AsyncClient ------------------------------------
+
+
+class _LoopThread:
+    """An event loop running in a background thread, for driving AsyncClient from sync tests."""
+
+    def __init__(self, use_uvloop: bool) -> None:
+        import asyncio
+
+        if use_uvloop:
+            import uvloop
+
+            self.loop: Any = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 60.0) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+class AsyncBridge:
+    """Presents an AsyncClient with Client's blocking methods: every coroutine it returns
+    runs on a real event loop (the engine's eventfd reader included), so the same test
+    body checks both clients (style.md: no copied tests)."""
+
+    def __init__(self, runner: _LoopThread, client: Any) -> None:
+        self._runner = runner
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        import inspect
+
+        attr = getattr(self._client, name)
+        if inspect.iscoroutinefunction(attr):
+            return lambda *a, **k: self._runner.run(attr(*a, **k))
+        return attr
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._client, name, value)
+
+    def close(self) -> None:
+        self._runner.run(self._client.aclose())
+
+    def __enter__(self) -> AsyncBridge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _client_kinds() -> list[str]:
+    kinds = ["sync", "asyncio"]
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # uvloop is in the test extra; skip its runs where it is missing
+        pass
+    else:
+        kinds.append("uvloop")
+    return kinds
+
+
+@pytest.fixture(scope="session")
+def _loop_threads() -> Iterator[dict[str, _LoopThread]]:
+    threads: dict[str, _LoopThread] = {}
+    yield threads
+    for runner in threads.values():
+        runner.stop()
+
+
+@pytest.fixture(params=_client_kinds())
+def make_client(request: pytest.FixtureRequest, _loop_threads: dict[str, _LoopThread]) -> Any:
+    """``make_client(**kwargs)``: an httpr.Client, or an AsyncClient behind AsyncBridge."""
+    import httpr
+
+    kind = request.param
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        if kind == "sync":
+            client: Any = httpr.Client(**kwargs)
+        else:
+            runner = _loop_threads.get(kind)
+            if runner is None:
+                runner = _loop_threads[kind] = _LoopThread(use_uvloop=kind == "uvloop")
+            client = AsyncBridge(runner, runner.run(_make_async(kwargs)))
+        made.append(client)
+        return client
+
+    make.kind = kind  # type: ignore[attr-defined]
+    yield make
+    for client in made:
+        client.close()
+
+
+async def _make_async(kwargs: dict[str, Any]) -> Any:
+    import httpr
+
+    return httpr.AsyncClient(**kwargs)

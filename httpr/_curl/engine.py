@@ -12,13 +12,14 @@ its engine is dead, so its next request builds a fresh one.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from typing import Any
 
 from . import ffi, lib
 
-__all__ = ["Engine", "EngineError", "check", "fork_generation"]
+__all__ = ["AsyncDispatcher", "Engine", "EngineError", "check", "fork_generation"]
 
 _generation = 0
 
@@ -102,3 +103,123 @@ class Engine:
             self._released = True
             ptr, self._ptr = self._ptr, ffi.NULL
         ffi.release(ptr)  # runs httpr_engine_free now, once (a no-op in a forked child)
+
+
+# Events drained per C call: one call empties the queue of a busy engine in a few batches.
+_DRAIN_BATCH = 256
+
+
+class AsyncDispatcher:
+    """Wakes asyncio from the engine: its eventfd, drained in batches, resolves futures.
+
+    ``loop.add_reader`` watches the engine's eventfd (written only when the completion
+    queue goes from empty to non-empty); the reader drains up to ``_DRAIN_BATCH`` events per
+    C call and resolves the future of each transfer by id (design.md section 1). A loop
+    without ``add_reader`` (a proactor loop) gets one waiter thread that forwards readiness
+    with ``call_soon_threadsafe``. No Python thread ever runs a transfer.
+
+    All methods but the waiter thread's run on the event loop's thread.
+    """
+
+    __slots__ = (
+        "engine",
+        "_loop",
+        "_futures",
+        "_buf",
+        "_count",
+        "_fd",
+        "_thread",
+        "_posted",
+        "_stop",
+    )
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._futures: dict[int, asyncio.Future[None]] = {}
+        self._buf: Any = ffi.new("httpr_event[]", _DRAIN_BATCH)
+        self._count: Any = ffi.new("size_t *")
+        fd: Any = ffi.new("int *")
+        check(lib.httpr_engine_events_fd(engine.ptr, fd), "reading the engine's eventfd")
+        self._fd = int(fd[0])
+        self._thread: threading.Thread | None = None
+        self._posted = threading.Event()
+        self._stop = threading.Event()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Watches the eventfd from ``loop``; moving loops needs no transfer in flight."""
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            if self._futures:
+                raise RuntimeError(
+                    "This AsyncClient has requests in flight on another event loop; "
+                    "a client may move to another loop only when it has none"
+                )
+            self.detach()
+        try:
+            loop.add_reader(self._fd, self._drain)
+        except NotImplementedError:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._wait_in_thread, args=(loop,), name="httpr-events", daemon=True
+            )
+            self._thread.start()
+        self._loop = loop
+
+    def detach(self) -> None:
+        """Stops watching; futures still pending are failed by their own cancellation."""
+        loop, self._loop = self._loop, None
+        thread, self._thread = self._thread, None
+        if loop is None:
+            return
+        if thread is None:
+            if not loop.is_closed():
+                loop.remove_reader(self._fd)
+        else:
+            self._stop.set()
+            self._posted.set()  # wakes the thread if it waits for a drain
+            thread.join(1.0)
+
+    async def wait(self, transfer: Any) -> None:
+        """Awaits a transfer's DONE; cancelling the await cancels the transfer."""
+        loop = self._loop
+        assert loop is not None
+        future: asyncio.Future[None] = loop.create_future()
+        tid = transfer.id
+        self._futures[tid] = future
+        try:
+            await future
+        except BaseException:
+            self._futures.pop(tid, None)
+            transfer.cancel()  # the engine removes it at once; its DONE is ignored
+            raise
+
+    def _drain(self) -> None:
+        buf, count, futures = self._buf, self._count, self._futures
+        drain = lib.httpr_engine_drain
+        ptr = self.engine.ptr
+        while True:
+            drain(ptr, buf, _DRAIN_BATCH, count)
+            n = count[0]
+            for i in range(n):
+                future = futures.pop(buf[i].id, None)
+                if future is not None and not future.done():
+                    future.set_result(None)
+            if n < _DRAIN_BATCH:
+                break
+        self._posted.set()
+
+    def _wait_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        import select
+
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self._fd], [], [], 0.5)
+            if not readable:
+                continue
+            self._posted.clear()
+            try:
+                loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop is closed
+                return
+            self._posted.wait()  # the eventfd stays readable until the loop drains it

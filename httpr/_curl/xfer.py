@@ -135,7 +135,7 @@ class Result:
 class Transfer:
     """A submitted transfer; its owner must call ``free()`` (``ffi.gc`` is a safety net)."""
 
-    __slots__ = ("_ptr", "engine")
+    __slots__ = ("_ptr", "engine", "id")
 
     def __init__(
         self,
@@ -165,6 +165,12 @@ class Transfer:
         )
         self._ptr: Any = ffi.gc(out[0], lib.httpr_xfer_free)
         self.engine = engine
+        if flags & F_NOTIFY:
+            tid: Any = ffi.new("uint64_t *")
+            lib.httpr_xfer_id(self._ptr, tid)
+            self.id = int(tid[0])
+        else:
+            self.id = 0  # sync waiters use the record's condition variable, not the id
 
     def wait(self) -> None:
         """Blocks until DONE, without the GIL, in slices so that signals land.

@@ -33,5 +33,9 @@ class BaseTransport:
     def handle_request(self, request: Request, hop: Hop) -> Response:
         raise NotImplementedError  # Defensive: abstract
 
+    async def handle_async_request(self, request: Request, hop: Hop) -> Response:
+        """The same hop for ``AsyncClient``, without blocking the event loop."""
+        raise NotImplementedError  # Defensive: abstract
+
     def close(self) -> None:
         """Releases the transport's resources; idempotent."""

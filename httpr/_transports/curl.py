@@ -7,24 +7,27 @@ body into a ``Response`` or the exception of the error table.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import timedelta
 
 from .._config import Timeout
-from .._curl.engine import Engine
+from .._curl.engine import AsyncDispatcher, Engine
 from .._curl.errors import Failure, exception_for
 from .._curl.xfer import (
     F_BODY,
     F_HEAD,
+    F_NOTIFY,
     F_REPLAYABLE,
     HTTP_1_1,
     HTTP_2_ONLY,
     HTTP_DEFAULT,
+    Result,
     Transfer,
     TransferOptions,
     version_name,
 )
-from .._exceptions import ClientClosed
+from .._exceptions import ClientClosed, RequestError
 from .._models import CaseInsensitiveHeaderMap, Request, Response, Timings
 from .base import BaseTransport, Hop
 
@@ -67,6 +70,7 @@ class CurlTransport(BaseTransport):
         self._users = 0
         self._closed = False
         self._options: dict[Timeout, TransferOptions] = {}
+        self._async: AsyncDispatcher | None = None
 
     # -- engine lifetime: the last user lets go (amendment 3.1) --
 
@@ -90,7 +94,13 @@ class CurlTransport(BaseTransport):
             self._users -= 1
             last = self._closed and self._users == 0
         if last:
-            engine.release()
+            self._free_engine(engine)
+
+    def _free_engine(self, engine: Engine) -> None:
+        dispatcher = self._async
+        if dispatcher is not None and dispatcher.engine is engine:
+            dispatcher.detach()
+        engine.release()
 
     def close(self) -> None:
         with self._lock:
@@ -102,7 +112,7 @@ class CurlTransport(BaseTransport):
         if engine is not None:
             engine.close()
             if idle:
-                engine.release()
+                self._free_engine(engine)
 
     def _options_for(self, timeout: Timeout) -> TransferOptions:
         opts = self._options.get(timeout)
@@ -127,29 +137,28 @@ class CurlTransport(BaseTransport):
 
     # -- one hop --
 
-    def handle_request(self, request: Request, hop: Hop) -> Response:
-        lines = _header_lines(hop)
-        flags = 0
-        method = request.method
-        if method == "HEAD":
+    def _start(self, engine: Engine, request: Request, hop: Hop, notify: bool) -> Transfer:
+        flags = F_NOTIFY if notify else 0
+        if request.method == "HEAD":
             flags |= F_HEAD
         elif hop.send_body:
             flags |= F_BODY
             if hop.replayable:
                 flags |= F_REPLAYABLE
-        options = self._options_for(hop.timeout)
-        url = request.url
+        return Transfer(
+            engine,
+            self._options_for(hop.timeout),
+            request.method.encode("ascii"),
+            request.url.encode("ascii"),
+            _header_lines(hop),
+            request.content if hop.send_body else b"",
+            flags,
+        )
+
+    def handle_request(self, request: Request, hop: Hop) -> Response:
         engine = self._acquire()
         try:
-            xfer = Transfer(
-                engine,
-                options,
-                method.encode("ascii"),
-                url.encode("ascii"),
-                lines,
-                request.content if hop.send_body else b"",
-                flags,
-            )
+            xfer = self._start(engine, request, hop, notify=False)
             try:
                 xfer.wait()
                 res = xfer.result()
@@ -157,14 +166,41 @@ class CurlTransport(BaseTransport):
                 xfer.free()
         finally:
             self._release(engine)
+        return self._response(request, hop, res)
 
+    async def handle_async_request(self, request: Request, hop: Hop) -> Response:
+        """The same hop for ``AsyncClient``: the engine's eventfd wakes the event loop."""
+        loop = asyncio.get_running_loop()
+        engine = self._acquire()
+        try:
+            dispatcher = self._dispatcher(engine)
+            dispatcher.attach(loop)
+            xfer = self._start(engine, request, hop, notify=True)
+            try:
+                await dispatcher.wait(xfer)
+                res = xfer.result()
+            finally:
+                xfer.free()
+        finally:
+            self._release(engine)
+        return self._response(request, hop, res)
+
+    def _dispatcher(self, engine: Engine) -> AsyncDispatcher:
+        with self._lock:
+            if self._async is None or self._async.engine is not engine:
+                self._async = AsyncDispatcher(engine)
+            return self._async
+
+    def _response(self, request: Request, hop: Hop, res: Result) -> Response:
+        """The response of a finished transfer, or the exception of the error table."""
         if res.curlcode != 0 or res.reason != 0:
+            options = self._options_for(hop.timeout)
             failure = Failure(
                 curlcode=res.curlcode,
                 reason=res.reason,
                 error=res.error,
-                method=method,
-                url=url,
+                method=request.method,
+                url=request.url,
                 connected=res.times_us[1] > 0 or (res.request_sent and res.num_connects == 0),
                 head_done=res.head_done,
                 connect_code=res.connect_code,
@@ -173,20 +209,14 @@ class CurlTransport(BaseTransport):
                 max_response_size=options.max_size,
             )
             error = exception_for(failure)
-            if hasattr(error, "request"):
+            if isinstance(error, RequestError):
                 error.request = request
             raise error
 
         _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(res.head)
         if "content-encoding" in headers:
             # libcurl decoded the body (or failed with 61): headers describe content.
-            headers = CaseInsensitiveHeaderMap._from_trusted_pairs(
-                [
-                    (k, v)
-                    for k, v in headers.multi_items()
-                    if k not in ("content-encoding", "content-length")
-                ]
-            )
+            headers = headers._without("content-encoding", "content-length")
         reused = res.num_connects == 0
         t = res.times_us
         timings = Timings(
@@ -203,7 +233,7 @@ class CurlTransport(BaseTransport):
             headers=headers,
             content=res.body,
             http_version=version_name(res.http_version),
-            url=url,
+            url=request.url,
             request=request,
             elapsed=timedelta(microseconds=res.elapsed_us),
             timings=timings,

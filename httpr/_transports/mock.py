@@ -6,6 +6,7 @@ tests) can test redirects, cookies, auth and hooks without sockets.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable
 from typing import Callable, Union
 
@@ -31,7 +32,17 @@ class MockTransport(BaseTransport):
         self.handler = handler
 
     def handle_request(self, request: Request, hop: Hop) -> Response:
+        return self._checked(self.handler(request))
+
+    async def handle_async_request(self, request: Request, hop: Hop) -> Response:
+        """For ``AsyncClient`` the handler may also be a coroutine function."""
         response = self.handler(request)
+        if inspect.isawaitable(response):
+            response = await response
+        return self._checked(response)
+
+    @staticmethod
+    def _checked(response: object) -> Response:
         if not isinstance(response, Response):
             raise TypeError(
                 "MockTransport handler must return an httpr.Response, "

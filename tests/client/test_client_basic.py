@@ -11,7 +11,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,9 +23,9 @@ from tests.servers.raw import RawServer, read_request_head, serve_bytes
 
 
 @pytest.fixture
-def client() -> Iterator[httpr.Client]:
-    with httpr.Client(timeout=httpr.Timeout(5.0)) as c:
-        yield c
+def client(make_client: Any) -> Any:
+    """A Client, or an AsyncClient driven through AsyncBridge (tests/conftest.py)."""
+    return make_client(timeout=httpr.Timeout(5.0))
 
 
 def echo(response: httpr.Response) -> dict[str, object]:
@@ -71,8 +71,8 @@ def test_default_headers_on_the_wire(client: httpr.Client, server) -> None:
     assert names.count("accept") == 1
 
 
-def test_header_case_kept_and_request_headers_override(server) -> None:
-    with httpr.Client(headers={"X-MiXed": "client", "Accept": "text/plain"}) as c:
+def test_header_case_kept_and_request_headers_override(make_client, server) -> None:
+    with make_client(headers={"X-MiXed": "client", "Accept": "text/plain"}) as c:
         sent = wire_headers(
             c.get(f"{server.url}/echo", headers=[("X-MiXed", "req"), ("X-Two", "1")])
         )
@@ -132,8 +132,8 @@ def test_str_form_and_json_bodies(client: httpr.Client, server) -> None:
     assert data["body"] == '{"z":1,"a":[1,"é"]}'.encode().decode("latin-1")
 
 
-def test_params_merge_and_encoding(server) -> None:
-    with httpr.Client(params={"a": "1", "keep": "k"}) as c:
+def test_params_merge_and_encoding(make_client, server) -> None:
+    with make_client(params={"a": "1", "keep": "k"}) as c:
         data = echo(c.get(f"{server.url}/echo?x=0", params={"a": ["2", "3"], "s": "a b"}))
     assert data["query"] == [["x", "0"], ["keep", "k"], ["a", "2"], ["a", "3"], ["s", "a b"]]
 
@@ -169,9 +169,9 @@ def test_status_codes_never_raise_by_themselves(client: httpr.Client, server) ->
     assert client.get(f"{server.url}/status/204").content == b""
 
 
-def test_keep_alive_reuses_one_connection(server) -> None:
+def test_keep_alive_reuses_one_connection(make_client, server) -> None:
     before = server.connections_accepted
-    with httpr.Client() as c:
+    with make_client() as c:
         timings = [c.get(f"{server.url}/bytes?size=100").timings for _ in range(20)]
     assert server.connections_accepted - before == 1
     assert timings[0].new_connection and not any(t.new_connection for t in timings[1:])
@@ -188,9 +188,9 @@ def test_module_functions_use_a_short_lived_client(server) -> None:
     assert after["engines"] == before["engines"]
 
 
-def test_close_refuses_requests_and_releases_the_engine(server) -> None:
+def test_close_refuses_requests_and_releases_the_engine(make_client, server) -> None:
     before = counters()
-    c = httpr.Client()
+    c = make_client()
     assert counters()["threads"] == before["threads"]  # no thread until the first request
     c.get(f"{server.url}/bytes?size=1")
     assert counters()["threads"] == before["threads"] + 1
@@ -201,15 +201,15 @@ def test_close_refuses_requests_and_releases_the_engine(server) -> None:
     assert counters()["engines"] == before["engines"]
     with pytest.raises(httpr.ClientClosed):
         c.get(f"{server.url}/bytes?size=1")
-    with httpr.Client() as c2:
+    with make_client() as c2:
         c2.get(f"{server.url}/bytes?size=1")
     with pytest.raises(httpr.ClientClosed):
         c2.get(f"{server.url}/bytes?size=1")
 
 
-def test_threads_share_one_client(server) -> None:
+def test_threads_share_one_client(make_client, server) -> None:
     errors: list[BaseException] = []
-    with httpr.Client() as c:
+    with make_client() as c:
 
         def work(n: int) -> None:
             try:
@@ -249,9 +249,9 @@ def test_refused_connection_is_connect_error(client: httpr.Client) -> None:
     assert info.value.request is not None and info.value.request.method == "GET"
 
 
-def test_stalled_server_is_read_timeout_on_time(raw_server) -> None:
+def test_stalled_server_is_read_timeout_on_time(make_client, raw_server) -> None:
     srv: RawServer = raw_server(serve_bytes(b"", then="hold"))
-    with httpr.Client(timeout=httpr.Timeout(5.0, read=SHORT_TIMEOUT)) as c:
+    with make_client(timeout=httpr.Timeout(5.0, read=SHORT_TIMEOUT)) as c:
         start = time.perf_counter()
         with pytest.raises(httpr.ReadTimeout) as info:
             c.get(f"{srv.url}/x")
@@ -259,19 +259,19 @@ def test_stalled_server_is_read_timeout_on_time(raw_server) -> None:
     assert "read timeout" in str(info.value)
 
 
-def test_stalled_body_is_read_timeout(raw_server) -> None:
+def test_stalled_body_is_read_timeout(make_client, raw_server) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part"
     srv = raw_server(serve_bytes(head, then="hold"))
-    with httpr.Client(timeout=httpr.Timeout(5.0, read=SHORT_TIMEOUT)) as c:
+    with make_client(timeout=httpr.Timeout(5.0, read=SHORT_TIMEOUT)) as c:
         start = time.perf_counter()
         with pytest.raises(httpr.ReadTimeout):
             c.get(f"{srv.url}/x")
     assert_on_time(time.perf_counter() - start, SHORT_TIMEOUT)
 
 
-def test_total_timeout(raw_server) -> None:
+def test_total_timeout(make_client, raw_server) -> None:
     srv = raw_server(serve_bytes(b"", then="hold"))
-    with httpr.Client(timeout=httpr.Timeout(5.0, total=SHORT_TIMEOUT)) as c:
+    with make_client(timeout=httpr.Timeout(5.0, total=SHORT_TIMEOUT)) as c:
         start = time.perf_counter()
         with pytest.raises(httpr.ReadTimeout) as info:
             c.get(f"{srv.url}/x")
@@ -299,22 +299,22 @@ def test_total_timeout(raw_server) -> None:
         pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 5abc\r\n\r\nhello", id="bad-length"),
     ],
 )
-def test_broken_replies_are_remote_protocol_errors(raw_server, reply: bytes) -> None:
+def test_broken_replies_are_remote_protocol_errors(make_client, raw_server, reply: bytes) -> None:
     srv = raw_server(serve_bytes(reply, then="close"))
-    with httpr.Client(timeout=httpr.Timeout(5.0)) as c:
+    with make_client(timeout=httpr.Timeout(5.0)) as c:
         with pytest.raises(httpr.RemoteProtocolError) as info:
             c.get(f"{srv.url}/x")
     assert f"GET {srv.url}/x" in str(info.value)
 
 
-def test_oversized_head_is_refused(raw_server) -> None:
+def test_oversized_head_is_refused(make_client, raw_server) -> None:
     lines = b"".join(b"X-%d: y\r\n" % i for i in range(1001))
     srv = raw_server(serve_bytes(b"HTTP/1.1 200 OK\r\n" + lines + b"\r\n", then="close"))
-    with httpr.Client() as c, pytest.raises(httpr.RemoteProtocolError, match="1000 lines"):
+    with make_client() as c, pytest.raises(httpr.RemoteProtocolError, match="1000 lines"):
         c.get(f"{srv.url}/x")
 
 
-def test_reset_mid_body_is_read_error(raw_server) -> None:
+def test_reset_mid_body_is_read_error(make_client, raw_server) -> None:
     from tests.servers.raw import reset
 
     def handler(sock: socket.socket) -> None:
@@ -324,7 +324,7 @@ def test_reset_mid_body_is_read_error(raw_server) -> None:
         reset(sock)
 
     srv = raw_server(handler)
-    with httpr.Client() as c, pytest.raises(httpr.ReadError):
+    with make_client() as c, pytest.raises(httpr.ReadError):
         c.get(f"{srv.url}/x")
 
 
@@ -356,9 +356,9 @@ def test_reset_mid_body_is_read_error(raw_server) -> None:
         (lambda c, u: c.get(u, timeout="1"), TypeError),
     ],
 )
-def test_bad_input_raises_before_any_connection(raw_server, call, error) -> None:
+def test_bad_input_raises_before_any_connection(make_client, raw_server, call, error) -> None:
     srv = raw_server(serve_bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
-    with httpr.Client() as c:
+    with make_client() as c:
         with pytest.raises(error):
             call(c, srv.url)
     time.sleep(0.05)
@@ -378,9 +378,9 @@ def test_bad_input_raises_before_any_connection(raw_server, call, error) -> None
         ({"unknown_option": 1}, TypeError),
     ],
 )
-def test_bad_client_options_raise_at_construction(kwargs, error) -> None:
+def test_bad_client_options_raise_at_construction(make_client, kwargs, error) -> None:
     with pytest.raises(error):
-        httpr.Client(**kwargs)
+        make_client(**kwargs)
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------------
