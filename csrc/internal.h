@@ -41,6 +41,7 @@ struct httpr_xfer {
     size_t body_len;
     size_t body_cap;
     size_t body_pos;
+    curl_off_t ul_seen; /* upload progress last seen by on_progress */
     int send_body;
     int body_replayable;
     int head_request;

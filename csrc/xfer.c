@@ -281,8 +281,7 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *userdata)
     if (n)
         memcpy(dst, x->body + x->body_pos, n);
     x->body_pos += n;
-    x->last_tx = httpr_now_us();
-    return n;
+    return n; /* bytes handed to libcurl's buffer, not sent: on_progress times the writes */
 }
 
 /* CURLOPT_SEEKFUNCTION: libcurl rewinds a body to resend it on a dead reused connection
@@ -307,7 +306,15 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
     (void)dltotal;
     (void)dlnow;
     (void)ultotal;
-    if (x->write_active && (size_t)ulnow >= x->body_len && x->body_pos >= x->body_len) {
+    if (!x->write_active)
+        return 0;
+    /* libcurl calls this periodically whether or not bytes moved: only progress (more bytes
+     * handed to the socket) resets the write-idle timer. */
+    if (ulnow > x->ul_seen) {
+        x->ul_seen = ulnow;
+        x->last_tx = httpr_now_us();
+    }
+    if ((size_t)ulnow >= x->body_len && x->body_pos >= x->body_len) {
         x->write_active = 0;
         if (!x->read_active) {
             x->read_active = 1;
@@ -315,8 +322,6 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
             if (x->read_ms >= 0)
                 httpr_engine_note_deadline(x->engine, x->last_rx + x->read_ms * 1000);
         }
-    } else if (x->write_active && ulnow > 0) {
-        x->last_tx = httpr_now_us();
     }
     return 0;
 }
@@ -555,6 +560,7 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
         memcpy(x->body, body, body_len);
     x->body_len = body_len;
     x->body_pos = 0;
+    x->ul_seen = 0;
     x->body_replayable = (flags & HTTPR_F_REPLAYABLE) ? 1 : 0;
     x->head_request = (flags & HTTPR_F_HEAD) ? 1 : 0;
     x->notify = (flags & HTTPR_F_NOTIFY) ? 1 : 0;
