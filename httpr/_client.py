@@ -564,10 +564,14 @@ class BaseClient:
             hop_timeout = client_timeout
         else:
             hop_timeout = to_timeout(timeout)
+        shown = wire
+        if send_body and not any(k.lower() == "content-length" for k, _ in wire):
+            # libcurl adds the framing header; Request.headers shows what was sent (api.md 6).
+            shown = [*wire, ("Content-Length", str(len(body or b"")))]
         request = Request(
             method,
             target_url,
-            CaseInsensitiveHeaderMap._from_trusted_pairs(wire),
+            CaseInsensitiveHeaderMap._from_trusted_pairs(shown),
             body or b"",
         )
         hop = Hop(
@@ -663,7 +667,15 @@ def _encode_body(content: Any, data: Any, json: Any) -> tuple[bytes | None, str 
             return content.encode("utf-8"), None
         if isinstance(content, (bytes, bytearray, memoryview)):
             return bytes(content), None
-        raise _not_yet("content from files or iterators", 7)
+        if (
+            hasattr(content, "read")
+            or hasattr(content, "__iter__")
+            or hasattr(content, "__aiter__")
+        ):
+            raise _not_yet("content from files or iterators", 7)
+        raise TypeError(
+            f"content must be bytes, str, a file or an iterator, not {type(content).__name__}"
+        )
     if data is not None:
         if isinstance(data, (str, bytes, bytearray)):
             raise TypeError("data must be a mapping of form fields; use content= for raw bytes/str")
