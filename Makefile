@@ -29,7 +29,7 @@ CTEST_BINS := $(patsubst tests/c/%.c,build/ctest/%,$(CTEST_SRCS))
 CTEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 -Icsrc -Itests/c
 
 .PHONY: install system-deps demo test lint typecheck ctest valgrind asan bench stress fuzz \
-	scenarios clean distclean FORCE
+	scenarios update-psl clean distclean FORCE
 
 # Shell snippet: apt-install the Debian packages named in $missing (as root, after
 # `apt-get update`, amendment 1.17), or say what to install and fail.
@@ -154,6 +154,13 @@ stress fuzz: install
 scenarios: install
 	@[ -d tests/scenarios ] || { echo "scenarios: tests/scenarios does not exist yet" >&2; exit 1; }
 	$(PY) -m pytest tests/scenarios
+
+# Refresh httpr/_psl.dat, the dated Public Suffix List snapshot the cookie jar reads
+# (amendment 3.9), from Debian's publicsuffix package (installed as root when missing).
+PSL_SOURCE := /usr/share/publicsuffix/public_suffix_list.dat
+update-psl: | $(VENV_OK)
+	@[ -f $(PSL_SOURCE) ] || { missing=" publicsuffix"; $(APT_INSTALL); }
+	$(PY) scripts/update_psl.py --source $(PSL_SOURCE)
 
 clean:
 	rm -rf build *.egg-info httpr/_ffi.c httpr/_ffi.o httpr/_ffi*.so \

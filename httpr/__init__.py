@@ -21,6 +21,7 @@ from ._api import delete, get, head, options, patch, post, put, request
 from ._async import AsyncClient
 from ._client import Client, RequestParams
 from ._config import Timeout
+from ._cookies import CookieJar
 from ._exceptions import (
     ClientClosed,
     ClientReopenedWarning,
@@ -75,6 +76,7 @@ __all__ = [
     "Timings",
     "RequestParams",
     "MockTransport",
+    "CookieJar",
     "HTTPError",
     "RequestError",
     "TransportError",
