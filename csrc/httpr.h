@@ -104,6 +104,12 @@ typedef struct {
     const char *proxy;           /* always set on the handle; "" = no proxy (design.md 8) */
     const char *noproxy;         /* NOPROXY; NULL = "" */
     const char *accept_encoding; /* ACCEPT_ENCODING; NULL: no decoding, "" every decoder */
+    const char *proxy_userpwd;   /* PROXYUSERPWD "user:password" (design.md 8); NULL: none */
+    const char *proxy_headers;   /* PROXYHEADER lines, each NUL-terminated (R3); NULL: none */
+    size_t proxy_headers_len;
+    const char *client_pem;      /* SSLCERT + SSLKEY from one PEM file; NULL: none */
+    const char *client_pem_data; /* the same in memory (SSLCERT_BLOB/SSLKEY_BLOB, copied) */
+    size_t client_pem_len;
     int64_t connect_timeout_ms;
     int64_t read_timeout_ms;
     int64_t write_timeout_ms;

@@ -90,6 +90,12 @@ typedef struct {
     const char *proxy;
     const char *noproxy;
     const char *accept_encoding;
+    const char *proxy_userpwd;
+    const char *proxy_headers;
+    size_t proxy_headers_len;
+    const char *client_pem;
+    const char *client_pem_data;
+    size_t client_pem_len;
     int64_t connect_timeout_ms;
     int64_t read_timeout_ms;
     int64_t write_timeout_ms;

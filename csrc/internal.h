@@ -37,6 +37,7 @@ struct httpr_xfer {
 
     /* request, owned copies */
     struct curl_slist *headers;
+    struct curl_slist *proxy_headers;
     char *body;
     size_t body_len;
     size_t body_cap;

@@ -86,6 +86,24 @@ static void fail(httpr_xfer *x, int reason)
         x->reason = reason;
 }
 
+/* Appends NUL-terminated lines (len bytes in all) to an slist the record owns. */
+static int slist_add_lines(struct curl_slist **list, const char *lines, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *line = lines + pos;
+        size_t n = strnlen(line, len - pos);
+        if (pos + n >= len)
+            return HTTPR_EINVAL; /* the last line lacks its NUL */
+        struct curl_slist *next = curl_slist_append(*list, line);
+        if (!next)
+            return HTTPR_ENOMEM;
+        *list = next;
+        pos += n + 1;
+    }
+    return 0;
+}
+
 /* ---- framing checks (R10, amendment 2.2) ---- */
 
 /* Content-Length: 1*DIGIT (RFC 9110 section 8.6). A list of equal values ("5, 5") is
@@ -393,6 +411,7 @@ void httpr_xfer_destroy(httpr_xfer *x)
     if (x->easy)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->proxy_headers);
     free(x->body);
     free(x->head.data);
     free(x->resp.data);
@@ -408,6 +427,8 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x)
 {
     curl_slist_free_all(x->headers);
     x->headers = NULL;
+    curl_slist_free_all(x->proxy_headers);
+    x->proxy_headers = NULL;
     if (x->body_cap > HTTPR_KEEP_BODY_BYTES) {
         free(x->body);
         x->body = NULL;
@@ -467,6 +488,19 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
     SET(CURLOPT_NOPROXY, opts->noproxy ? opts->noproxy : "");
     if (opts->accept_encoding)
         SET(CURLOPT_ACCEPT_ENCODING, opts->accept_encoding);
+    if (opts->proxy_userpwd)
+        SET(CURLOPT_PROXYUSERPWD, opts->proxy_userpwd);
+    if (x->proxy_headers)
+        SET(CURLOPT_PROXYHEADER, x->proxy_headers);
+    if (opts->client_pem) {
+        SET(CURLOPT_SSLCERT, opts->client_pem);
+        SET(CURLOPT_SSLKEY, opts->client_pem);
+    } else if (opts->client_pem_data) {
+        struct curl_blob blob = {(void *)opts->client_pem_data, opts->client_pem_len,
+                                 CURL_BLOB_COPY};
+        SET(CURLOPT_SSLCERT_BLOB, &blob);
+        SET(CURLOPT_SSLKEY_BLOB, &blob);
+    }
 
     long version = CURL_HTTP_VERSION_2TLS;
     if (opts->http_version == HTTPR_HTTP_1_1)
@@ -536,18 +570,11 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
 
     /* Lines are NUL-terminated, so one bytes object carries them all (one cffi argument,
      * no per-line allocation in Python). */
-    size_t pos = 0;
-    while (pos < headers_len) {
-        const char *line = headers + pos;
-        size_t n = strnlen(line, headers_len - pos);
-        if (pos + n >= headers_len)
-            return HTTPR_EINVAL; /* the last line lacks its NUL */
-        struct curl_slist *next = curl_slist_append(x->headers, line);
-        if (!next)
-            return HTTPR_ENOMEM;
-        x->headers = next;
-        pos += n + 1;
-    }
+    int lrc = slist_add_lines(&x->headers, headers, headers_len);
+    if (lrc == 0 && opts->proxy_headers)
+        lrc = slist_add_lines(&x->proxy_headers, opts->proxy_headers, opts->proxy_headers_len);
+    if (lrc != 0)
+        return lrc;
     x->send_body = (flags & HTTPR_F_BODY) ? 1 : 0;
     if (body_len > x->body_cap) {
         char *p = realloc(x->body, body_len);

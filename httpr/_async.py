@@ -8,6 +8,8 @@ design measured 2.5x the throughput of a thread pool at a third of the CPU (desi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import inspect
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -23,7 +25,7 @@ from ._client import (
     _check_positive,
 )
 from ._config import DEFAULT_KEEPALIVE_EXPIRY_S, DEFAULT_MAX_CONNECTIONS, Timeout, TimeoutTypes
-from ._exceptions import PoolTimeout
+from ._exceptions import ConnectError, ConnectTimeout, PoolTimeout
 from ._models import Request, Response
 from ._transports.base import Hop
 from ._transports.mock import MockTransport
@@ -144,7 +146,7 @@ class AsyncClient(BaseClient):
         Bad input raises when the coroutine runs, still before any I/O. Cancelling the
         task aborts the transfer at once (its HTTP/1.1 connection is closed).
         """
-        request, hop = self._prepare(
+        call = self._start_call(
             method,
             url,
             params=params,
@@ -159,7 +161,28 @@ class AsyncClient(BaseClient):
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
-        return self._finish(request, await self._send(request, hop))
+        hooks = self._event_hooks
+        while True:
+            request, hop = self._hop(call)
+            if hooks["request"]:
+                for hook in hooks["request"]:
+                    await _awaited(hook, request)
+                hop = self._after_request_hooks(request, hop, call.body)
+            while True:
+                try:
+                    response = await self._send(request, hop)
+                    break
+                except (ConnectError, ConnectTimeout) as error:
+                    delay = self._retry_delay(call, error)
+                    if delay is None:
+                        raise
+                    await asyncio.sleep(delay)
+                    request, hop = self._hop(call)
+            response = self._received(call, request, response)
+            for hook in hooks["response"]:
+                await _awaited(hook, response)
+            if not self._redirect(call, response):
+                return self._final(call, response)
 
     async def _send(self, request: Request, hop: Hop) -> Response:
         transport = self._transport
@@ -247,14 +270,17 @@ class AsyncClient(BaseClient):
         await self.aclose()
 
 
+async def _awaited(hook: Any, arg: object) -> None:
+    """AsyncClient awaits its hooks; each must be an async callable (api.md 2)."""
+    result = hook(arg)
+    if not inspect.isawaitable(result):
+        raise TypeError(f"AsyncClient event hooks must be async callables; {hook!r} is not")
+    await result
+
+
 def _with_pool(hop: Hop, pool: float) -> Hop:
     t = hop.timeout
     timeout = Timeout(
         t.connect, connect=t.connect, read=t.read, write=t.write, pool=pool, total=t.total
     )
-    return Hop(
-        timeout=timeout,
-        wire_headers=hop.wire_headers,
-        send_body=hop.send_body,
-        replayable=hop.replayable,
-    )
+    return dataclasses.replace(hop, timeout=timeout)

@@ -6,10 +6,13 @@ The policy lives here and the transport only sends one hop (style.md, as httpx d
 
 from __future__ import annotations
 
+import dataclasses
 import json as jsonlib
+import logging
 import math
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Union
 from urllib.parse import quote_plus
@@ -19,12 +22,35 @@ from ._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_S,
+    Timeout,
     TimeoutTypes,
     to_timeout,
 )
+from ._cookies import CookieJar
 from ._env import resolve_ca_file
-from ._exceptions import ClientClosed
+from ._exceptions import (
+    ClientClosed,
+    ConnectError,
+    ConnectTimeout,
+    ReadTimeout,
+    TooManyRedirects,
+    UnsupportedProtocol,
+)
 from ._models import _TOKEN_RE, CaseInsensitiveHeaderMap, Request, Response, _checked_field
+from ._policy import (
+    REDIRECT_STATUSES,
+    basic_auth,
+    bearer_auth,
+    check_client_pem,
+    credentials_survive,
+    merge_cookie_pairs,
+    redirect_method,
+    redirect_target,
+    validate_auth,
+    validate_bearer,
+    validate_cookies,
+)
+from ._proxies import ProxyConfig
 from ._transports.base import BaseTransport, Hop
 from ._transports.mock import MockTransport
 from ._urls import URL, parse_url
@@ -337,20 +363,16 @@ class BaseClient:
         event_hooks: Mapping[str, Sequence[Any]] | None = None,
         transport: MockTransport | None = None,
     ) -> None:
-        # Features owned by later issues refuse loudly rather than being dropped silently.
-        for name, value, issue in (
-            ("auth", auth, 5),
-            ("auth_bearer", auth_bearer, 5),
-            ("cookies", cookies, 5),
-            ("proxy", proxy, 5),
-            ("client_pem", client_pem, 5),
-            ("client_pem_data", client_pem_data, 5),
-            ("event_hooks", event_hooks, 5),
-        ):
-            if value is not None:
-                raise _not_yet(name, issue)
-        if retries:
-            raise _not_yet("retries", 5)
+        if isinstance(retries, bool) or not isinstance(retries, int):
+            raise TypeError(f"retries must be an int, not {type(retries).__name__}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self._retries = retries
+        self._auth = validate_auth(auth, "auth")
+        self._auth_bearer = validate_bearer(auth_bearer, "auth_bearer")
+        self._cookies = validate_cookies(cookies, "cookies")
+        self._client_pem, self._client_pem_data = check_client_pem(client_pem, client_pem_data)
+        self._event_hooks = _check_hooks(event_hooks)
         self._cookie_store = _check_bool(
             "cookie_store", True if cookie_store is None else cookie_store
         )
@@ -390,6 +412,10 @@ class BaseClient:
         self._verify, self._ca_file = resolve_ca_file(
             verify, ca_cert_file, trust_env=self._trust_env
         )
+        self._proxies = ProxyConfig.from_settings(
+            _check_proxy_type(proxy), trust_env=self._trust_env
+        )
+        self._jar = CookieJar()
         if transport is not None and not isinstance(transport, MockTransport):
             raise TypeError(f"transport must be a MockTransport, not {type(transport).__name__}")
 
@@ -414,9 +440,69 @@ class BaseClient:
             max_connections=self._max_connections,
             max_connections_per_host=self._max_connections_per_host,
             keepalive_expiry=self._keepalive_expiry,
+            client_pem=self._client_pem,
+            client_pem_data=self._client_pem_data,
         )
 
     # -- properties --
+
+    @property
+    def auth(self) -> tuple[str, str | None] | None:
+        """Basic credentials for every request (api.md 4.5)."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, value: tuple[str, str | None] | None) -> None:
+        checked = validate_auth(value, "auth")
+        with self._settings_lock:
+            self._auth = checked
+
+    @property
+    def auth_bearer(self) -> str | None:
+        """Bearer token for every request (api.md 4.5)."""
+        return self._auth_bearer
+
+    @auth_bearer.setter
+    def auth_bearer(self, value: str | None) -> None:
+        checked = validate_bearer(value, "auth_bearer")
+        with self._settings_lock:
+            self._auth_bearer = checked
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """A copy of the explicit client cookies (never the jar: see ``cookie_jar``)."""
+        return dict(self._cookies)
+
+    @cookies.setter
+    def cookies(self, value: Mapping[str, str] | None) -> None:
+        checked = validate_cookies(value, "cookies")
+        with self._settings_lock:
+            self._cookies = checked
+
+    @property
+    def cookie_jar(self) -> CookieJar:
+        """The client's cookie jar (api.md 10); empty with ``cookie_store=False``."""
+        return self._jar
+
+    @property
+    def proxy(self) -> str | None:
+        """The explicit proxy, else ``HTTPR_PROXY``, else ``None`` (api.md 12)."""
+        return self._proxies.display
+
+    @proxy.setter
+    def proxy(self, value: str | None) -> None:
+        config = self._proxies.replace_explicit(_check_proxy_type(value))
+        with self._settings_lock:
+            self._proxies = config
+
+    @property
+    def event_hooks(self) -> dict[str, list[Any]]:
+        """The live hook lists ``{"request": [...], "response": [...]}``."""
+        return self._event_hooks
+
+    @event_hooks.setter
+    def event_hooks(self, value: Mapping[str, Sequence[Any]] | None) -> None:
+        self._event_hooks = _check_hooks(value)
 
     @property
     def timeout(self) -> TimeoutTypes:
@@ -478,9 +564,9 @@ class BaseClient:
 
     _closed = False
 
-    # -- building a request (no I/O) --
+    # -- one call: its hops and the decisions between them (no I/O) --
 
-    def _prepare(
+    def _start_call(
         self,
         method: str,
         url: str,
@@ -496,94 +582,284 @@ class BaseClient:
         auth_bearer: str | None,
         timeout: TimeoutTypes | object,
         follow_redirects: bool | None,
-    ) -> tuple[Request, Hop]:
-        """Everything a request does before I/O, shared by Client and AsyncClient."""
+    ) -> _Call:
+        """Validates a call and snapshots the client settings it uses (before any I/O)."""
         if self._closed:
             raise ClientClosed("Cannot send a request, as the client has been closed.")
-        for name, value, issue in (
-            ("cookies", cookies, 5),
-            ("files", files, 5),
-            ("auth", auth, 5),
-            ("auth_bearer", auth_bearer, 5),
-            ("follow_redirects", follow_redirects, 5),
-        ):
-            if value is not None:
-                raise _not_yet(name, issue)
-        return self._build(
-            method,
-            url,
-            params=params,
-            headers=headers,
-            content=content,
-            data=data,
-            json=json,
-            timeout=timeout,
-        )
-
-    @staticmethod
-    def _finish(request: Request, response: Response) -> Response:
-        if response.request is None:  # a MockTransport handler's own Response
-            response._request = request
-            response._url = request.url
-        return response
-
-    def _build(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: ParamTypes | None,
-        headers: RequestHeaderTypes | None,
-        content: Any,
-        data: Any,
-        json: Any,
-        timeout: TimeoutTypes | object,
-    ) -> tuple[Request, Hop]:
         method = validate_method(method)
         with self._settings_lock:
-            client_params = self._params
-            client_timeout = self._timeout
-            base = self._base_url
+            client_params, client_timeout, base = self._params, self._timeout, self._base_url
+            client_auth, client_bearer = self._auth, self._auth_bearer
+            client_cookies, proxies = self._cookies, self._proxies
         parsed = parse_url(_join_base(base, url) if base is not None else url)
-        if parsed.username is not None:
-            raise _not_yet("credentials in the URL", 5)
-        if self._https_only and parsed.scheme != "https":
-            from ._exceptions import UnsupportedProtocol
-
-            raise UnsupportedProtocol(f"https_only is set: refusing {method} {parsed}")
-        body, content_type = _encode_body(content, data, json)
+        request_auth = validate_auth(auth, "auth")
+        request_bearer = validate_bearer(auth_bearer, "auth_bearer")
+        request_cookies = validate_cookies(cookies, "cookies")
         request_headers = validate_headers(headers, "headers", allow_none=True)
-        client_headers = self._headers._snapshot()
-        wire = _merge_headers(self._default_headers, client_headers, request_headers)
+        body, content_type = _encode_body(content, data, json, files)
+        follow = self._follow_redirects
+        if follow_redirects is not None:
+            follow = _check_bool("follow_redirects", follow_redirects)
+        hop_timeout = (
+            client_timeout if timeout is _CLIENT or timeout is None else to_timeout(timeout)
+        )
+
+        wire = _merge_headers(self._default_headers, self._headers._snapshot(), request_headers)
+        if files is not None and any(k.lower() == "content-type" for k, _ in wire):
+            raise ValueError(
+                "headers: Content-Type cannot be set with files (the boundary is httpr's)"
+            )
         if content_type is not None and not any(k.lower() == "content-type" for k, _ in wire):
             wire.append(("Content-Type", content_type))
-        send_body = body is not None or method in _EMPTY_BODY_LENGTH
+        # api.md 4.5: exactly one Authorization, by precedence.
+        auth_value: str | None = None
+        request_has_header = any(k.lower() == "authorization" for k, _ in request_headers)
+        if request_auth is not None:
+            auth_value = basic_auth(*request_auth)
+        elif request_bearer is not None:
+            auth_value = bearer_auth(request_bearer)
+        elif parsed.username is not None:  # URL userinfo, for this origin only (R11)
+            auth_value = basic_auth(parsed.username, parsed.password)
+        elif request_has_header:
+            pass  # the request's own Authorization header, already in wire
+        elif client_auth is not None:
+            auth_value = basic_auth(*client_auth)
+        elif client_bearer is not None:
+            auth_value = bearer_auth(client_bearer)
+        if auth_value is not None:
+            wire = [p for p in wire if p[0].lower() != "authorization"]
+            wire.append(("Authorization", auth_value))
+        raw_cookie = next((v for k, v in wire if k.lower() == "cookie"), None)
+        proxy_auth = next((p for p in wire if p[0].lower() == "proxy-authorization"), None)
+        wire = [p for p in wire if p[0].lower() not in ("cookie", "proxy-authorization")]
         _check_framing(wire, body)
-        target_url = _with_params(parsed, client_params, params)
-        if timeout is _CLIENT or timeout is None:
-            hop_timeout = client_timeout
+        return _Call(
+            method=method,
+            url=parsed,
+            url_str=_with_params(parsed, client_params, params),
+            headers=wire,
+            raw_cookie=raw_cookie,
+            proxy_auth=proxy_auth,
+            client_cookies=client_cookies,
+            request_cookies=request_cookies,
+            body=body,
+            timeout=hop_timeout,
+            follow=follow,
+            proxies=proxies,
+            started=time.monotonic(),
+        )
+
+    def _hop(self, call: _Call) -> tuple[Request, Hop]:
+        """The request of the call's current hop, with its credentials, cookies and proxy."""
+        url = call.url
+        if self._https_only and url.scheme != "https":
+            raise UnsupportedProtocol(f"https_only is set: refusing {call.method} {call.url_str}")
+        headers = call.headers
+        if not call.creds_ok:  # R2: no Authorization once the origin changed
+            headers = [p for p in headers if p[0].lower() != "authorization"]
         else:
-            hop_timeout = to_timeout(timeout)
-        shown = wire
-        if send_body and not any(k.lower() == "content-length" for k, _ in wire):
+            headers = list(headers)
+        if call.raw_cookie is not None:
+            if call.creds_ok:  # a raw Cookie header is sent as given, and only to its origin
+                headers.append(("Cookie", call.raw_cookie))
+        else:
+            jar = self._jar.cookie_header_pairs(call.url_str) if self._cookie_store else []
+            if call.creds_ok:
+                pairs = merge_cookie_pairs(jar, call.client_cookies, call.request_cookies)
+            else:
+                pairs = jar
+            if pairs:
+                headers.append(("Cookie", "; ".join(f"{n}={v}" for n, v in pairs)))
+        if call.referer is not None:
+            headers.append(("Referer", call.referer))
+        proxy = call.proxies.for_url(url.scheme, url.host, url.origin[2])
+        proxy_headers: tuple[tuple[str, str], ...] = ()
+        if call.proxy_auth is not None:
+            if proxy is None:  # amendment 1.6, R3: it would reach the origin
+                raise ValueError(
+                    "headers: Proxy-Authorization given but no proxy is in use for "
+                    f"{call.method} {call.url_str}; it would reach the origin (R3)"
+                )
+            proxy_headers = (call.proxy_auth,)
+        timeout = call.timeout
+        if timeout.total is not None:
+            left = timeout.total - (time.monotonic() - call.started)
+            if left <= 0:
+                raise ReadTimeout(
+                    f"timed out after {timeout.total:g} s for the whole request (total timeout) "
+                    f"for {call.method} {call.url_str}"
+                )
+            if call.hops or call.attempts:
+                timeout = _with_total(timeout, left)
+        body = call.body
+        send_body = body is not None or call.method in _EMPTY_BODY_LENGTH
+        shown = headers
+        if send_body and not any(k.lower() == "content-length" for k, _ in headers):
             # libcurl adds the framing header; Request.headers shows what was sent (api.md 6).
-            shown = [*wire, ("Content-Length", str(len(body or b"")))]
+            shown = [*headers, ("Content-Length", str(len(body or b"")))]
         request = Request(
-            method,
-            target_url,
+            call.method,
+            call.url_str,
             CaseInsensitiveHeaderMap._from_trusted_pairs(shown),
             body or b"",
         )
         hop = Hop(
-            timeout=hop_timeout,
-            wire_headers=tuple(wire),
+            timeout=timeout,
+            wire_headers=tuple(headers),
             send_body=send_body,
-            replayable=method in _IDEMPOTENT,
+            replayable=call.method in _IDEMPOTENT,
+            proxy=proxy,
+            proxy_headers=proxy_headers,
         )
         return request, hop
 
+    @staticmethod
+    def _after_request_hooks(request: Request, hop: Hop, body: bytes | None) -> Hop:
+        """A request hook may change request.headers (amendment 4.8): send what it shows."""
+        wire = request.headers._wire_items()
+        if tuple(wire) == hop.wire_headers:
+            return hop
+        _check_framing(wire, body)
+        return dataclasses.replace(hop, wire_headers=tuple(wire))
+
+    def _received(self, call: _Call, request: Request, response: Response) -> Response:
+        """Bookkeeping of every hop's response: request/url, cookies, log (api.md 10, 16)."""
+        if response.request is None:  # a MockTransport handler's own Response
+            response._request = request
+            response._url = request.url
+        if self._cookie_store:
+            set_cookies = response.headers.get_list("set-cookie")
+            if set_cookies:
+                self._jar.extract(request.url, set_cookies)
+        if _logger.isEnabledFor(logging.DEBUG):
+            _logger.debug(
+                "%s %s %d %s (%.1f ms)",
+                request.method,
+                request.url,
+                response.status_code,
+                response.reason_phrase,
+                response.elapsed.total_seconds() * 1000,
+            )
+        return response
+
+    def _redirect(self, call: _Call, response: Response) -> bool:
+        """Moves the call to the redirect's target, or says the response is final (api.md 9)."""
+        if not call.follow or response.status_code not in REDIRECT_STATUSES:
+            return False
+        location = response.headers.get("location")
+        if location is None:
+            return False
+        if call.hops >= self._max_redirects:
+            raise TooManyRedirects(
+                f"Exceeded the limit of {self._max_redirects} redirects at {call.method} "
+                f"{call.url_str}",
+                request=response.request,
+            )
+        target = redirect_target(call.url, location, method=call.method, url=call.url_str)
+        method, drop_body = redirect_method(response.status_code, call.method)
+        if drop_body:
+            call.body = None
+            call.headers = [p for p in call.headers if p[0].lower() not in _BODY_HEADERS]
+        if self._referer and not (call.url.scheme == "https" and target.scheme == "http"):
+            call.referer = call.url_str  # never holds userinfo or a fragment (R11)
+        else:
+            call.referer = None
+        call.creds_ok = call.creds_ok and credentials_survive(call.url, target)
+        response._history = list(call.history)
+        call.history.append(response)
+        call.method, call.url, call.url_str = method, target, str(target)
+        call.hops += 1
+        return True
+
+    def _retry_delay(self, call: _Call, error: Exception) -> float | None:
+        """Seconds to wait before retrying a connect failure, or None to raise (api.md 13)."""
+        if call.attempts >= self._retries or getattr(error, "_httpr_no_retry", False):
+            return None
+        if not isinstance(error, (ConnectError, ConnectTimeout)):
+            return None
+        call.attempts += 1
+        delay: float = min(0.1 * 2 ** (call.attempts - 1), 2.0)
+        total = call.timeout.total
+        if total is not None and time.monotonic() - call.started + delay >= total:
+            return None  # the total timeout bounds all attempts; the last error is raised
+        return delay
+
+    @staticmethod
+    def _final(call: _Call, response: Response) -> Response:
+        response._history = call.history
+        return response
+
+
+@dataclasses.dataclass
+class _Call:
+    """The state of one call across its hops (redirects) and attempts (retries)."""
+
+    method: str
+    url: URL
+    url_str: str
+    headers: list[tuple[str, str]]
+    raw_cookie: str | None
+    proxy_auth: tuple[str, str] | None
+    client_cookies: list[tuple[str, str]]
+    request_cookies: list[tuple[str, str]]
+    body: bytes | None
+    timeout: Timeout
+    follow: bool
+    proxies: ProxyConfig
+    started: float
+    referer: str | None = None
+    creds_ok: bool = True
+    hops: int = 0
+    attempts: int = 0
+    history: list[Response] = dataclasses.field(default_factory=list)
+
+
+# Dropped with the body when a redirect turns the request into a GET (R5, api.md 9).
+_BODY_HEADERS = frozenset(
+    {"content-type", "content-length", "transfer-encoding", "content-encoding"}
+)
+_logger = logging.getLogger("httpr")
+
+
+def _with_total(timeout: Timeout, total: float) -> Timeout:
+    return Timeout(
+        timeout.connect,
+        connect=timeout.connect,
+        read=timeout.read,
+        write=timeout.write,
+        pool=timeout.pool,
+        total=total,
+    )
+
 
 _CLIENT: Any = object()  # "use the client's value" for request-level keywords
+
+
+def _check_proxy_type(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"proxy must be a str URL or None, not {type(value).__name__}")
+    return value
+
+
+def _check_hooks(value: object) -> dict[str, list[Any]]:
+    """``event_hooks``: only the keys "request" and "response", callables only (api.md 2)."""
+    hooks: dict[str, list[Any]] = {"request": [], "response": []}
+    if value is None:
+        return hooks
+    if not isinstance(value, Mapping):
+        raise TypeError(f"event_hooks must be a mapping, not {type(value).__name__}")
+    for key, funcs in value.items():
+        if key not in hooks:
+            raise ValueError(f"event_hooks keys are 'request' and 'response', not {key!r}")
+        if callable(funcs) or not isinstance(funcs, (list, tuple)):
+            raise TypeError(f"event_hooks[{key!r}] must be a list of callables")
+        for func in funcs:
+            if not callable(func):
+                raise TypeError(
+                    f"event_hooks[{key!r}] holds a {type(func).__name__}, not a callable"
+                )
+        hooks[key] = list(funcs)
+    return hooks
 
 
 def _check_base_url(value: object) -> str | None:
@@ -658,10 +934,24 @@ def _with_params(url: URL, client: list[tuple[str, str]], request: ParamTypes | 
     return f"{text}{'&' if '?' in url.target else '?'}{urlencode(pairs)}"
 
 
-def _encode_body(content: Any, data: Any, json: Any) -> tuple[bytes | None, str | None]:
-    given = [n for n, v in (("content", content), ("data", data), ("json", json)) if v is not None]
+def _encode_body(
+    content: Any, data: Any, json: Any, files: Any = None
+) -> tuple[bytes | None, str | None]:
+    given = [
+        n
+        for n, v in (("content", content), ("data", data), ("json", json), ("files", files))
+        if v is not None
+    ]
+    if given == ["data", "files"]:
+        given = ["files"]  # api.md 4.3: data and files combine into one multipart body
     if len(given) > 1:
         raise ValueError(f"Only one request body may be given: got both {given[0]} and {given[1]}")
+    if files is not None:
+        from ._multipart import encode_multipart
+
+        body = encode_multipart(data, files)
+        # Read now: streamed uploads (bounded memory) arrive with the streaming issue.
+        return body.read_all(), body.content_type
     if content is not None:
         if isinstance(content, str):
             return content.encode("utf-8"), None
@@ -699,11 +989,6 @@ def _check_framing(wire: list[tuple[str, str]], body: bytes | None) -> None:
         if lower == "content-length" and (body is None or value != str(len(body))):
             size = "no body" if body is None else f"a body of {len(body)} bytes"
             raise ValueError(f"headers: Content-Length {value!r} does not match {size}")
-        if lower == "proxy-authorization":
-            raise ValueError(
-                "headers: Proxy-Authorization given but no proxy is in use; "
-                "it would reach the origin (R3)"
-            )
 
 
 class Client(BaseClient):
@@ -732,7 +1017,7 @@ class Client(BaseClient):
         follow_redirects: bool | None = None,
     ) -> Response:
         """Sends one request and returns its response with the body read and decoded."""
-        request, hop = self._prepare(
+        call = self._start_call(
             method,
             url,
             params=params,
@@ -747,7 +1032,28 @@ class Client(BaseClient):
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
-        return self._finish(request, self._transport.handle_request(request, hop))
+        hooks = self._event_hooks
+        while True:
+            request, hop = self._hop(call)
+            if hooks["request"]:
+                for hook in hooks["request"]:
+                    hook(request)
+                hop = self._after_request_hooks(request, hop, call.body)
+            while True:
+                try:
+                    response = self._transport.handle_request(request, hop)
+                    break
+                except (ConnectError, ConnectTimeout) as error:
+                    delay = self._retry_delay(call, error)
+                    if delay is None:
+                        raise
+                    time.sleep(delay)
+                    request, hop = self._hop(call)
+            response = self._received(call, request, response)
+            for hook in hooks["response"]:
+                hook(response)
+            if not self._redirect(call, response):
+                return self._final(call, response)
 
     def get(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("GET", url, ...)``."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .. import _exceptions as exc
 from . import lib
 
-__all__ = ["Failure", "ROWS", "Row", "exception_for"]
+__all__ = ["Failure", "ROWS", "Row", "exception_for", "is_retryable"]
 
 
 @dataclass(frozen=True)
@@ -238,3 +238,22 @@ def exception_for(f: Failure) -> exc.HTTPError:
     else:
         cls, cause = exc.TransportError, f"{_curl_text(f)} (CURLcode {f.curlcode})"
     return cls(f"{cause} for {f.method} {f.url}")
+
+
+def is_retryable(f: Failure) -> bool:
+    """Whether ``retries`` may try again (api.md 13): the connection was never made, so no
+    request byte left (DNS failure, refused, unreachable, connect stall), and no proxy or
+    TLS verification is involved."""
+    if f.proxy or f.connected:
+        return False
+    if f.reason == lib.HTTPR_REASON_CONNECT:
+        return True
+    return (
+        f.curlcode
+        in (
+            lib.CURLE_COULDNT_RESOLVE_HOST,
+            lib.CURLE_COULDNT_CONNECT,
+            lib.CURLE_OPERATION_TIMEDOUT,
+        )
+        and f.reason == lib.HTTPR_REASON_NONE
+    )

@@ -66,6 +66,10 @@ class TransferOptions:
         proxy: str = "",
         noproxy: str = "",
         accept_encoding: str | None = "",
+        proxy_userpwd: str | None = None,
+        proxy_headers: bytes = b"",
+        client_pem: str | None = None,
+        client_pem_data: bytes | None = None,
         connect: float | None = None,
         read: float | None = None,
         write: float | None = None,
@@ -82,6 +86,12 @@ class TransferOptions:
         opts.proxy = self._cstr(proxy)
         opts.noproxy = self._cstr(noproxy)
         opts.accept_encoding = self._cstr(accept_encoding)
+        opts.proxy_userpwd = self._cstr(proxy_userpwd)
+        opts.proxy_headers = self._cbytes(proxy_headers) if proxy_headers else ffi.NULL
+        opts.proxy_headers_len = len(proxy_headers)
+        opts.client_pem = self._cstr(client_pem)
+        opts.client_pem_data = self._cbytes(client_pem_data) if client_pem_data else ffi.NULL
+        opts.client_pem_len = len(client_pem_data or b"")
         opts.connect_timeout_ms = _ms(connect)
         opts.read_timeout_ms = _ms(read)
         opts.write_timeout_ms = _ms(write)
@@ -103,6 +113,11 @@ class TransferOptions:
             lib.HTTPR_REASON_WRITE: self.write,
             lib.HTTPR_REASON_TOTAL: self.total,
         }.get(reason, self.connect)
+
+    def _cbytes(self, value: bytes) -> Any:
+        buf = ffi.new("char[]", value)
+        self._keep.append(buf)
+        return buf
 
     def _cstr(self, value: str | None) -> Any:
         if value is None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .._config import Timeout
 from .._models import Request, Response
+from .._proxies import Proxy
 
 __all__ = ["BaseTransport", "Hop"]
 
@@ -25,6 +26,10 @@ class Hop:
     """A body goes out (an empty POST/PUT/PATCH body still sends Content-Length: 0)."""
     replayable: bool
     """libcurl may rewind and resend the body (idempotent method, buffered body)."""
+    proxy: Proxy | None = None
+    """The proxy of this hop (api.md 12), resolved by the client; None: direct."""
+    proxy_headers: tuple[tuple[str, str], ...] = ()
+    """Headers only the proxy sees (a user Proxy-Authorization, R3)."""
 
 
 class BaseTransport:

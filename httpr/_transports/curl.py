@@ -11,9 +11,8 @@ import asyncio
 import threading
 from datetime import timedelta
 
-from .._config import Timeout
 from .._curl.engine import AsyncDispatcher, Engine
-from .._curl.errors import Failure, exception_for
+from .._curl.errors import Failure, exception_for, is_retryable
 from .._curl.xfer import (
     F_BODY,
     F_HEAD,
@@ -57,6 +56,8 @@ class CurlTransport(BaseTransport):
         max_connections: int | None = 100,
         max_connections_per_host: int | None = None,
         keepalive_expiry: float | None = 60.0,
+        client_pem: str | None = None,
+        client_pem_data: bytes | None = None,
     ) -> None:
         self._verify = verify
         self._ca_file = ca_file
@@ -65,11 +66,13 @@ class CurlTransport(BaseTransport):
         self._max_connections = max_connections
         self._max_host = max_connections_per_host
         self._keepalive = keepalive_expiry
+        self._client_pem = client_pem
+        self._client_pem_data = client_pem_data
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._users = 0
         self._closed = False
-        self._options: dict[Timeout, TransferOptions] = {}
+        self._options: dict[tuple[object, ...], TransferOptions] = {}
         self._async: AsyncDispatcher | None = None
 
     # -- engine lifetime: the last user lets go (amendment 3.1) --
@@ -114,13 +117,21 @@ class CurlTransport(BaseTransport):
             if idle:
                 self._free_engine(engine)
 
-    def _options_for(self, timeout: Timeout) -> TransferOptions:
-        opts = self._options.get(timeout)
+    def _options_for(self, hop: Hop) -> TransferOptions:
+        timeout, proxy = hop.timeout, hop.proxy
+        key = (timeout, proxy, hop.proxy_headers)
+        opts = self._options.get(key)
         if opts is None:
+            proxy_lines = "".join(f"{k}: {v}\0" for k, v in hop.proxy_headers).encode()
             opts = TransferOptions(
                 http_version=self._http_version,
                 verify=self._verify,
                 ca_file=self._ca_file,
+                proxy=proxy.url if proxy is not None else "",
+                proxy_userpwd=proxy.userpwd if proxy is not None else None,
+                proxy_headers=proxy_lines,
+                client_pem=self._client_pem,
+                client_pem_data=self._client_pem_data,
                 accept_encoding="",
                 connect=timeout.connect,
                 read=timeout.read,
@@ -132,7 +143,7 @@ class CurlTransport(BaseTransport):
             )
             if len(self._options) >= _OPTIONS_CACHE_MAX:
                 self._options.clear()
-            self._options[timeout] = opts
+            self._options[key] = opts
         return opts
 
     # -- one hop --
@@ -147,7 +158,7 @@ class CurlTransport(BaseTransport):
                 flags |= F_REPLAYABLE
         return Transfer(
             engine,
-            self._options_for(hop.timeout),
+            self._options_for(hop),
             request.method.encode("ascii"),
             request.url.encode("ascii"),
             _header_lines(hop),
@@ -194,7 +205,7 @@ class CurlTransport(BaseTransport):
     def _response(self, request: Request, hop: Hop, res: Result) -> Response:
         """The response of a finished transfer, or the exception of the error table."""
         if res.curlcode != 0 or res.reason != 0:
-            options = self._options_for(hop.timeout)
+            options = self._options_for(hop)
             failure = Failure(
                 curlcode=res.curlcode,
                 reason=res.reason,
@@ -204,13 +215,15 @@ class CurlTransport(BaseTransport):
                 connected=res.times_us[1] > 0 or (res.request_sent and res.num_connects == 0),
                 head_done=res.head_done,
                 connect_code=res.connect_code,
-                proxy=False,
+                proxy=hop.proxy is not None,
                 limit=options.limit_for(res.reason),
                 max_response_size=options.max_size,
             )
             error = exception_for(failure)
             if isinstance(error, RequestError):
                 error.request = request
+            if not is_retryable(failure):
+                error._httpr_no_retry = True  # type: ignore[attr-defined]  # api.md 13
             raise error
 
         _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(res.head)

@@ -23,10 +23,6 @@ import httpr
 
 ORIGIN = "http://127.0.0.1:9"
 
-# Features api.md specifies whose code still raises NotImplementedError: the tests are
-# written to the spec and expected to fail only that way (xfail_strict: an XPASS fails, so
-# the mark goes when the feature lands).
-NOT_YET = pytest.mark.xfail(raises=NotImplementedError, reason="not implemented yet")
 
 
 class Recorder:
@@ -668,7 +664,6 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
-@NOT_YET
 def test_auth_property(recorder: Recorder) -> None:
     with mock_client(recorder, auth=("user", "pässword")) as client:
         c: Any = client  # properties not on Client yet (mypy)
@@ -686,7 +681,6 @@ def test_auth_property(recorder: Recorder) -> None:
         assert "authorization" not in recorder.last.headers
 
 
-@NOT_YET
 def test_auth_bearer_property(recorder: Recorder) -> None:
     with mock_client(recorder, auth_bearer="tok") as client:
         c: Any = client  # properties not on Client yet (mypy)
@@ -700,7 +694,6 @@ def test_auth_bearer_property(recorder: Recorder) -> None:
         assert "authorization" not in recorder.last.headers
 
 
-@NOT_YET
 def test_cookies_property(recorder: Recorder) -> None:
     with mock_client(recorder, cookies={"a": "1", "b": "2"}) as client:
         c: Any = client  # properties not on Client yet (mypy)

@@ -174,7 +174,6 @@ def test_wrong_host_name(tls_server: TLSServerFactory, tls_files: TLSFiles) -> N
     assert "host name" in text or "hostname" in text, str(exc)
 
 
-@pytest.mark.xfail(strict=True, raises=NotImplementedError, reason="retries= lands with issue 5")
 def test_verification_failure_is_not_retried_and_client_stays_usable(
     tls_server: TLSServerFactory, tls_files: TLSFiles
 ) -> None:
