@@ -36,7 +36,14 @@ from ._exceptions import (
     TooManyRedirects,
     UnsupportedProtocol,
 )
-from ._models import _TOKEN_RE, CaseInsensitiveHeaderMap, Request, Response, _checked_field
+from ._models import (
+    _TOKEN_RE,
+    CaseInsensitiveHeaderMap,
+    Request,
+    Response,
+    _checked_field,
+    _RequestHeaderMap,
+)
 from ._policy import (
     REDIRECT_STATUSES,
     basic_auth,
@@ -700,7 +707,8 @@ class BaseClient:
         request = Request(
             call.method,
             call.url_str,
-            CaseInsensitiveHeaderMap._from_trusted_pairs(shown),
+            # Built as the editable map Request keeps (hooks may edit it), so it is not copied.
+            _RequestHeaderMap._from_trusted_pairs(shown),
             body or b"",
         )
         hop = Hop(
