@@ -165,6 +165,7 @@ typedef struct {
     int asynchdns;
     int threadsafe;
     int https_proxy;
+    int refuses_cn_only; /* the OpenSSL hook of R8 is active */
 } httpr_curl_info;
 
 /* Live-object counters for the leak tests (style.md: the only globals beside the init

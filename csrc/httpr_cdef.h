@@ -148,6 +148,7 @@ typedef struct {
     int asynchdns;
     int threadsafe;
     int https_proxy;
+    int refuses_cn_only;
 } httpr_curl_info;
 
 typedef struct {

@@ -120,6 +120,8 @@ struct httpr_engine {
 
 /* init.c */
 int64_t httpr_now_us(void);
+CURLcode httpr_ssl_ctx_refuse_cn_only(CURL *curl, void *ssl_ctx, void *userdata);
+int httpr_ssl_ctx_hook_ready(void);
 void httpr_counter_add(int which, int64_t delta);
 enum { HTTPR_COUNTER_ENGINES, HTTPR_COUNTER_RECORDS, HTTPR_COUNTER_IN_FLIGHT, HTTPR_COUNTER_THREADS };
 

@@ -474,6 +474,8 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
     SET(CURLOPT_PROXY_SSL_VERIFYPEER, verify);
     SET(CURLOPT_PROXY_SSL_VERIFYHOST, verify ? 2L : 0L);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (verify && httpr_ssl_ctx_hook_ready())
+        SET(CURLOPT_SSL_CTX_FUNCTION, httpr_ssl_ctx_refuse_cn_only); /* R8 */
     SET(CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (opts->ca_file) {
         /* amendment 2.4: the file replaces the trust store; Debian's libcurl would also

@@ -39,6 +39,8 @@ class CurlInfo:
     asynchdns: bool
     threadsafe: bool
     https_proxy: bool
+    refuses_cn_only: bool
+    """The OpenSSL hook refusing CN-only certificates is active (R8; OpenSSL backend only)."""
 
     @property
     def decoders(self) -> tuple[str, ...]:
@@ -93,6 +95,7 @@ def _global_init() -> CurlInfo:
         asynchdns=bool(raw.asynchdns),
         threadsafe=bool(raw.threadsafe),
         https_proxy=bool(raw.https_proxy),
+        refuses_cn_only=bool(raw.refuses_cn_only),
     )
 
 

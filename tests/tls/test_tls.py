@@ -116,11 +116,6 @@ def test_ca_cert_file_accepts_pathlike(tls_server: TLSServerFactory, tls_files: 
         assert_ok(client.get(bytes_url(tls_server("good").url)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R8/amendment 2.3 not built yet: 7.88's own host check falls back to the CN; needs "
-    "X509_VERIFY_PARAM_set1_host or a SAN check in SSL_CTX_FUNCTION (issue 8)",
-)
 def test_cn_only_certificate_is_refused(tls_server: TLSServerFactory, tls_files: TLSFiles) -> None:
     # TLS-05 / R8 / amendment 2.3: a certificate naming its host only in the subject CN (no
     # subjectAltName) is refused with the OpenSSL backend; other backends accept it (the
