@@ -3,12 +3,13 @@
     make demo        # or: .venv/bin/python examples/demo.py
 
 It makes a few requests and prints what came back: status, headers in wire order, a gzip
-body decoded, a JSON body, a form POST, a timeout and a refused connection, with the time
-each took. It grows as features land.
+body decoded, a JSON body, a form POST, a redirect with a cookie and credentials, an AsyncClient
+fan-out, a timeout and a refused connection, with the time each took.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import socket
@@ -63,6 +64,13 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(1.0)
             self._send(200, b"late", [])
+        elif path == "/login":  # sets a cookie and redirects, as a login form does
+            self._send(
+                302, b"", [("Location", "/whoami"), ("Set-Cookie", "session=s3cr3t; Path=/")]
+            )
+        elif path == "/whoami":
+            who = {"cookie": self.headers.get("Cookie"), "auth": self.headers.get("Authorization")}
+            self._send(200, json.dumps(who).encode(), [("Content-Type", "application/json")])
         elif path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
             self._send(code, f"status {code}".encode(), [])
@@ -93,6 +101,7 @@ def timed(label: str, call: object) -> object:
 
 
 def main() -> None:
+    ThreadingHTTPServer.request_queue_size = 256  # socketserver's 5 drops parallel connects
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -132,6 +141,23 @@ def main() -> None:
         print(f"    is_error {r.is_error}; raise_for_status():")
         timed("    ", r.raise_for_status)
         timed("GET /slow with read timeout 0.3 s", lambda: client.get(f"{base}/slow"))
+
+    with httpr.Client(auth=("demo", "pw")) as client:
+        r = timed("GET /login (302 -> /whoami)", lambda: client.get(f"{base}/login"))
+        assert isinstance(r, httpr.Response)
+        print(f"    history: {r.history}, final url {r.url}")
+        print(f"    the server saw: {r.json()}")
+        print(f"    cookie jar: {[(c.name, c.value) for c in client.cookie_jar]}")
+
+    async def fan_out() -> None:
+        async with httpr.AsyncClient() as client:
+            start = time.perf_counter()
+            responses = await asyncio.gather(*(client.get(f"{base}/json") for _ in range(200)))
+            ms = (time.perf_counter() - start) * 1000
+            ok = sum(r.status_code == 200 for r in responses)
+            print(f"AsyncClient: 200 GETs gathered in {ms:.1f} ms, {ok} OK (one C engine thread)")
+
+    asyncio.run(fan_out())
 
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
