@@ -37,6 +37,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _BAD_COOKIE_VALUE = re.compile(r"[;\r\n\x00]")
 _BAD_CREDENTIAL = re.compile(r"[\r\n\x00]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 3986 3.1: scheme ":" starts an absolute reference.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 def validate_auth(value: object, param: str) -> tuple[str, str | None] | None:
@@ -138,17 +140,21 @@ def redirect_target(current: URL, location: str, *, method: str, url: str) -> UR
     Another scheme -> ``UnsupportedProtocol``; anything malformed (CR/LF/NUL, no host,
     a bad port) -> ``RemoteProtocolError``; both before any request to the target (R9).
     """
-    if _BAD_CREDENTIAL.search(location) or not location.strip():
+    location = location.strip()
+    if _BAD_CREDENTIAL.search(location) or not location:
         raise RemoteProtocolError(f"malformed redirect Location for {method} {url}")
-    joined = urljoin(str(current), location.strip())
     try:
+        # RFC 3986 5.2.2: a reference with a scheme is absolute and taken as it is. urljoin
+        # would fill an empty authority ("http:///x") from the current URL (a loop) and
+        # raises ValueError of its own on some malformed hosts.
+        joined = location if _SCHEME.match(location) else urljoin(str(current), location)
         return parse_url(joined)
     except UnsupportedProtocol:
         scheme = joined.split(":", 1)[0]
         raise UnsupportedProtocol(
             f"redirect to a {scheme!r} URL refused (only http and https) for {method} {url}"
         ) from None
-    except ValueError as e:  # InvalidURL
+    except ValueError as e:  # InvalidURL, or urljoin's own
         raise RemoteProtocolError(f"malformed redirect Location ({e}) for {method} {url}") from None
 
 
