@@ -663,6 +663,27 @@ def _sniff_charset(body: bytes) -> str | None:
     return label.group(1).decode("ascii").lower()
 
 
+def _html_to_text(html: str, *, width: int, plain: bool = False) -> str:
+    """A thin wrapper over html2text (api.md 6; amendment 5.2: no need to match 0.7.8)."""
+    try:
+        html2text = importlib.import_module("html2text")
+    except ImportError:
+        raise ImportError(
+            "Response.text_markdown/text_plain/text_rich need the html2text package: "
+            "pip install 'httpr[html]'"
+        ) from None
+    converter = html2text.HTML2Text()
+    converter.body_width = width
+    if plain:
+        converter.ignore_links = True
+        converter.ignore_images = True
+        converter.ignore_emphasis = True
+    text = str(converter.handle(html))
+    if plain:  # html2text keeps Markdown heading marks even then
+        text = re.sub(r"(?m)^#{1,6} ", "", text)
+    return text
+
+
 class Response:
     """A response with its body read and decoded (api.md section 6).
 
@@ -1004,13 +1025,30 @@ class Response:
             raise ImportError(
                 "Response.cbor() needs the cbor2 package: pip install 'httpr[cbor]'"
             ) from None
+        decode_errors = (ValueError, EOFError, getattr(cbor2, "CBORDecodeError", ValueError))
         try:
             return cbor2.loads(self._content)
-        except (ValueError, EOFError) as exc:
-            # cbor2's CBORDecodeError is a ValueError; a truncated item may surface as EOF.
+        except decode_errors as exc:
+            # cbor2's CBORDecodeError subclassed ValueError before 5.7 and does not since; a
+            # truncated item may surface as EOF.
             raise DecodingError(
                 f"Malformed CBOR body ({exc}){self._for_what()}", request=self._request
             ) from exc
+
+    @property
+    def text_markdown(self) -> str:
+        """The HTML body as Markdown, lines up to 100 characters (extra ``httpr[html]``)."""
+        return _html_to_text(self.text, width=100)
+
+    @property
+    def text_plain(self) -> str:
+        """The HTML body as plain text: no links, images or emphasis markup."""
+        return _html_to_text(self.text, width=0, plain=True)
+
+    @property
+    def text_rich(self) -> str:
+        """The HTML body as Markdown-like rich text (unwrapped, links kept inline)."""
+        return _html_to_text(self.text, width=0)
 
     def _for_what(self) -> str:
         """`` for METHOD URL`` (or `` for URL``) to end an error message, secrets masked."""
