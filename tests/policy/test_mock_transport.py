@@ -24,7 +24,6 @@ import httpr
 ORIGIN = "http://127.0.0.1:9"
 
 
-
 class Recorder:
     """A MockTransport handler that keeps every Request and answers 200 b"ok"."""
 
