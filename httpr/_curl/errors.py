@@ -219,8 +219,18 @@ ROWS: tuple[Row, ...] = (
     Row("bad chunked encoding", _is_chunk_error, exc.RemoteProtocolError, _curl_text),
     Row("receive failure", _code(lib.CURLE_RECV_ERROR), exc.ReadError, _curl_text),
     Row(
+        "body not resent",
+        _code(lib.CURLE_SEND_FAIL_REWIND),
+        exc.WriteError,
+        lambda f: (
+            "the connection closed before any response, and the request body is not resent "
+            "automatically (a non-idempotent method or a body that cannot be replayed; "
+            "design.md 4)"
+        ),
+    ),
+    Row(
         "send failure",
-        _code(lib.CURLE_SEND_ERROR, lib.CURLE_SEND_FAIL_REWIND),
+        _code(lib.CURLE_SEND_ERROR),
         exc.WriteError,
         _curl_text,
     ),

@@ -62,7 +62,8 @@ CASES: list[tuple[str, dict[str, object], type[Exception]]] = [
         httpr.RemoteProtocolError,
     ),
     ("receive failure", {"curlcode": 56, "reason": 0}, httpr.ReadError),
-    ("send failure", {"curlcode": 65, "reason": 0}, httpr.WriteError),
+    ("body not resent", {"curlcode": 65, "reason": 0}, httpr.WriteError),
+    ("send failure", {"curlcode": 55, "reason": 0}, httpr.WriteError),
     ("bad content-coding", {"curlcode": 61, "reason": 0}, httpr.DecodingError),
     ("file size exceeded", {"curlcode": 63, "reason": 0}, httpr.ResponseTooLarge),
 ]
