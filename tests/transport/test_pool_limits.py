@@ -51,3 +51,30 @@ def test_max_connections_caps_open_connections(server) -> None:
         for t in threads:
             t.join(10)
     assert server.connections_accepted - before <= 2
+
+
+def test_max_connections_per_host(server) -> None:
+    from tests.servers.app import TestServer
+
+    with TestServer() as other:
+        before, other_before = server.connections_accepted, other.connections_accepted
+        with httpr.Client(max_connections_per_host=1) as c:
+            urls = [f"{server.url}/delay?s=0.1"] * 3 + [f"{other.url}/delay?s=0.1"] * 3
+            threads = [threading.Thread(target=c.get, args=(u,)) for u in urls]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            elapsed = time.perf_counter() - start
+        # One connection per host and port; the hosts do not wait for each other.
+        assert server.connections_accepted - before == 1
+        assert other.connections_accepted - other_before == 1
+        assert 0.25 < elapsed < 0.9  # three 0.1 s requests in a row per host, hosts in parallel
+
+
+def test_max_connections_per_host_is_validated() -> None:
+    with pytest.raises(ValueError):
+        httpr.Client(max_connections_per_host=0)
+    with pytest.raises(TypeError):
+        httpr.Client(max_connections_per_host="2")  # type: ignore[arg-type]
