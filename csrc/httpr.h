@@ -45,6 +45,7 @@
 #define HTTPR_REASON_FRAMING 9    /* bad/conflicting Content-Length, chunked twice, cut head */
 #define HTTPR_REASON_SIZE_CAP 10  /* decoded body over max_response_size */
 #define HTTPR_REASON_DECODING 11  /* reserved for httpr's own decoder */
+#define HTTPR_REASON_VERSION 12   /* http2_only, but the server answered over HTTP/1.x */
 
 /* ---- event bits: what a waiter can wait for ---- */
 #define HTTPR_EV_HEAD 1 /* the final response head is complete */

@@ -46,6 +46,7 @@ struct httpr_xfer {
     int send_body;
     int body_replayable;
     int head_request;
+    int require_h2; /* http2_only: a reply over HTTP/1.x is refused (api.md 11) */
     int notify;
     char errbuf[CURL_ERROR_SIZE];
 

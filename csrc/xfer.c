@@ -229,7 +229,12 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         return 0;
     }
     if (x->head_lines == 0) {
-        /* The status line: "HTTP/1.1 200 OK" or "HTTP/2 200". */
+        /* The status line: "HTTP/1.1 200 OK" or "HTTP/2 200". libcurl 7.88 accepts http/1.1
+         * from ALPN even with prior knowledge asked for on https://. */
+        if (x->require_h2 && len >= 7 && memcmp(line, "HTTP/1.", 7) == 0) {
+            fail(x, HTTPR_REASON_VERSION);
+            return 0;
+        }
         const char *sp = memchr(line, ' ', len);
         long status = 0;
         if (sp && (size_t)(sp - line) + 4 <= len) {
@@ -592,6 +597,7 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     x->ul_seen = 0;
     x->body_replayable = (flags & HTTPR_F_REPLAYABLE) ? 1 : 0;
     x->head_request = (flags & HTTPR_F_HEAD) ? 1 : 0;
+    x->require_h2 = opts->http_version == HTTPR_HTTP_2_ONLY;
     x->notify = (flags & HTTPR_F_NOTIFY) ? 1 : 0;
     x->max_response_size = opts->max_response_size;
     x->connect_ms = opts->connect_timeout_ms;

@@ -149,6 +149,12 @@ ROWS: tuple[Row, ...] = (
         ),
     ),
     Row(
+        "HTTP/2 required",
+        _reason(lib.HTTPR_REASON_VERSION),
+        exc.RemoteProtocolError,
+        lambda f: "the server answered over HTTP/1.x, but http2_only requires HTTP/2",
+    ),
+    Row(
         "size cap",
         _reason(lib.HTTPR_REASON_SIZE_CAP),
         exc.ResponseTooLarge,

@@ -38,6 +38,11 @@ CASES: list[tuple[str, dict[str, object], type[Exception]]] = [
         httpr.RemoteProtocolError,
     ),
     ("framing", {"curlcode": 0, "reason": lib.HTTPR_REASON_FRAMING}, httpr.RemoteProtocolError),
+    (
+        "HTTP/2 required",
+        {"curlcode": 23, "reason": lib.HTTPR_REASON_VERSION},
+        httpr.RemoteProtocolError,
+    ),
     ("size cap", {"curlcode": 23, "reason": lib.HTTPR_REASON_SIZE_CAP}, httpr.ResponseTooLarge),
     ("decoding", {"curlcode": 23, "reason": lib.HTTPR_REASON_DECODING}, httpr.DecodingError),
     ("libcurl timeout without a connection", {"curlcode": 28, "reason": 0}, httpr.ConnectTimeout),
