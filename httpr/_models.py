@@ -558,7 +558,7 @@ class Request:
         return self._url
 
     @property
-    def headers(self) -> CaseInsensitiveHeaderMap:
+    def headers(self) -> _RequestHeaderMap:
         """The header fields sent, defaults included; editable in request hooks.
 
         >>> def sign(request):
