@@ -194,6 +194,10 @@ int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
     x->id = id;
     x->prev = x->next = x->cmd_next = NULL;
     x->cancel_queued = 0;
+    x->unpause_queued = 0;
+    x->unpause_next = NULL;
+    x->paused = 0;
+    x->stream = 0;
     x->in_multi = x->submitted = 0;
     x->events = 0;
     x->curlcode = 0;
@@ -266,6 +270,12 @@ static void push_event(httpr_engine *e, uint64_t id, int kind)
         (void)w; /* EAGAIN means the counter is already set: the reader will come */
     }
     pthread_mutex_unlock(&e->lock);
+}
+
+void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind)
+{
+    if (x->notify)
+        push_event(e, x->id, kind);
 }
 
 int httpr_engine_events_fd(httpr_engine *e, int *fd)
@@ -358,13 +368,16 @@ static int64_t xfer_deadline(const httpr_xfer *x, int *reason)
             *reason = (why);                                                                       \
         }                                                                                          \
     } while (0)
-    CONSIDER(x->total_ms >= 0, x->t_submit + x->total_ms * 1000, HTTPR_REASON_TOTAL);
+    /* api.md 5: for a stream, total bounds the call until the final head. */
+    CONSIDER(x->total_ms >= 0 && !(x->stream && x->head_done), x->t_submit + x->total_ms * 1000,
+             HTTPR_REASON_TOTAL);
     CONSIDER(x->pool_ms >= 0 && !x->conn_started, x->t_submit + x->pool_ms * 1000,
              HTTPR_REASON_POOL);
     /* connect=0 "expires at once" (api.md section 5): libcurl would read 0 as 300 s. */
     CONSIDER(x->connect_ms == 0 && x->conn_started && !x->prereq, x->t_submit,
              HTTPR_REASON_CONNECT);
-    CONSIDER(x->read_ms >= 0 && x->read_active, x->last_rx + x->read_ms * 1000,
+    /* design.md 6: time paused because the reader is not reading is not read-idle time. */
+    CONSIDER(x->read_ms >= 0 && x->read_active && !x->paused, x->last_rx + x->read_ms * 1000,
              HTTPR_REASON_READ);
     CONSIDER(x->write_ms >= 0 && x->write_active, x->last_tx + x->write_ms * 1000,
              HTTPR_REASON_WRITE);
@@ -430,10 +443,14 @@ static void *engine_main(void *arg)
         e->cancels = NULL;
         for (httpr_xfer *c = cancels; c; c = c->cmd_next)
             c->cancel_queued = 0;
+        httpr_xfer *unpauses = e->unpauses;
+        e->unpauses = NULL;
+        for (httpr_xfer *u = unpauses; u; u = u->unpause_next)
+            u->unpause_queued = 0;
         int stop = e->stop;
         pthread_mutex_unlock(&e->lock);
 
-        if (subs || cancels)
+        if (subs || cancels || unpauses)
             e->last_activity = httpr_now_us();
         while (subs) {
             httpr_xfer *x = subs;
@@ -450,6 +467,26 @@ static void *engine_main(void *arg)
             x->cmd_next = NULL;
             if (x->in_multi)
                 engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+            httpr_engine_return_record(e, x); /* the command's reference */
+        }
+        while (unpauses) {
+            httpr_xfer *x = unpauses;
+            unpauses = x->unpause_next;
+            x->unpause_next = NULL;
+            if (x->in_multi) {
+                pthread_mutex_lock(&x->lock);
+                int was_paused = x->paused;
+                x->paused = 0;
+                pthread_mutex_unlock(&x->lock);
+                if (was_paused) {
+                    /* design.md 4: only the engine resumes; the write callback may run
+                     * again inside this call, and the ring has room for it now. */
+                    x->last_rx = httpr_now_us();
+                    if (x->read_ms >= 0)
+                        httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
+                    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+                }
+            }
             httpr_engine_return_record(e, x); /* the command's reference */
         }
         if (stop) {
@@ -498,7 +535,7 @@ static void *engine_main(void *arg)
          * idle ticks). "sleeping" is set under the lock after checking the queues, so a
          * submitter either sees it and wakes us, or left work we see here. */
         pthread_mutex_lock(&e->lock);
-        int idle = e->submit_head == NULL && e->cancels == NULL && !e->stop;
+        int idle = e->submit_head == NULL && e->cancels == NULL && e->unpauses == NULL && !e->stop;
         e->sleeping = idle;
         pthread_mutex_unlock(&e->lock);
         if (!idle)
@@ -551,6 +588,32 @@ int httpr_engine_submit(httpr_engine *e, httpr_xfer *x)
     if (wake)
         curl_multi_wakeup(e->multi);
     return 0;
+}
+
+void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x)
+{
+    pthread_mutex_lock(&x->lock);
+    int live = x->submitted && !(x->events & HTTPR_EV_DONE);
+    if (live)
+        x->refs++; /* the command's, as for cancel */
+    pthread_mutex_unlock(&x->lock);
+    if (!live)
+        return;
+    pthread_mutex_lock(&e->lock);
+    int queued = x->unpause_queued;
+    if (!queued) {
+        x->unpause_queued = 1;
+        x->unpause_next = e->unpauses;
+        e->unpauses = x;
+    }
+    int wake = e->thread_started && e->sleeping;
+    if (wake)
+        e->sleeping = 0;
+    pthread_mutex_unlock(&e->lock);
+    if (queued)
+        httpr_engine_return_record(e, x);
+    else if (wake)
+        curl_multi_wakeup(e->multi);
 }
 
 int httpr_engine_cancel(httpr_engine *e, httpr_xfer *x)

@@ -50,6 +50,7 @@
 /* ---- event bits: what a waiter can wait for ---- */
 #define HTTPR_EV_HEAD 1 /* the final response head is complete */
 #define HTTPR_EV_DONE 2 /* the terminal event: exactly one per transfer */
+#define HTTPR_EV_DATA 4 /* a stream's ring went from empty to non-empty */
 
 /* ---- HTTP versions asked for (httpr_options.http_version) ---- */
 #define HTTPR_HTTP_DEFAULT 0 /* HTTP/2 over TLS by ALPN, HTTP/1.1 in clear text */
@@ -67,6 +68,11 @@
 /* Pre-size the body buffer from Content-Length up to this much: a lying server must not
  * make us allocate more than it sends. */
 #define HTTPR_PRESIZE_MAX_BYTES (8 * 1024 * 1024)
+/* design.md 4: a stream's ring. One write callback may overshoot by CURL_MAX_WRITE_SIZE, so
+ * the ring holds the mark plus that slack; a reader draining it to a quarter unpauses. */
+#define HTTPR_STREAM_HWM_BYTES (1024 * 1024)
+#define HTTPR_STREAM_RING_BYTES (HTTPR_STREAM_HWM_BYTES + CURL_MAX_WRITE_SIZE)
+#define HTTPR_STREAM_LWM_BYTES (HTTPR_STREAM_HWM_BYTES / 4)
 /* Records (with their easy handle and buffers) an engine keeps for reuse. */
 #define HTTPR_RECORD_POOL_MAX 64
 /* After activity the engine busy-polls (yielding between polls) this long before it sleeps
@@ -94,6 +100,7 @@ typedef struct httpr_xfer httpr_xfer;
 #define HTTPR_F_REPLAYABLE 2 /* idempotent method + buffered body: libcurl may rewind it */
 #define HTTPR_F_HEAD 4       /* HEAD: NOBODY, never CUSTOMREQUEST "HEAD" (amendment 2.6) */
 #define HTTPR_F_NOTIFY 8     /* also publish events to the completion queue (async) */
+#define HTTPR_F_STREAM 16    /* the body goes to a bounded ring read by httpr_stream_read */
 
 /* The options of a transfer that come from the client's settings. Python builds one per
  * settings snapshot and reuses it read-only from any thread; httpr_xfer_setup copies what
@@ -206,6 +213,13 @@ int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *met
 int httpr_xfer_id(httpr_xfer *x, uint64_t *id);
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms);
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
+/* Streams: the final head once HTTPR_EV_HEAD is set (HTTPR_EAGAIN before); then the body.
+ * httpr_stream_read copies up to cap bytes; *n == 0 with 0 returned means the end (see
+ * httpr_xfer_result for how it ended). It waits up to timeout_ms for data (0: not at all,
+ * HTTPR_EAGAIN when empty). Draining a paused stream to the low-water mark asks the engine
+ * to unpause it (design.md 4: only the engine calls curl_easy_pause). */
+int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status);
+int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
 void httpr_xfer_free(httpr_xfer *x);
 
 /* ring.c: a bounded byte ring (streaming buffers, design.md section 4) */

@@ -46,6 +46,11 @@ struct httpr_xfer {
     int send_body;
     int body_replayable;
     int head_request;
+    int stream;           /* HTTPR_F_STREAM: body into ring (record lock) */
+    httpr_ring ring;      /* kept allocated across reuse once a record streamed */
+    int paused;           /* the write callback returned CURL_WRITEFUNC_PAUSE (record lock) */
+    int unpause_queued;   /* on the engine's unpause list (engine lock) */
+    httpr_xfer *unpause_next;
     int require_h2; /* http2_only: a reply over HTTP/1.x is refused (api.md 11) */
     int notify;
     char errbuf[CURL_ERROR_SIZE];
@@ -61,6 +66,7 @@ struct httpr_xfer {
     int encoded;           /* a Content-Encoding other than identity */
     int head_done;
     int64_t max_response_size;
+    int64_t delivered; /* decoded body bytes accepted (buffer or ring): the size cap counts these */
 
     /* deadlines (engine clock, microseconds; timeouts < 0 = none) */
     int64_t t_submit;
@@ -104,6 +110,7 @@ struct httpr_engine {
     httpr_xfer *submit_head; /* queued by callers, not yet added to the multi */
     httpr_xfer *submit_tail;
     httpr_xfer *cancels; /* cancel commands (each holds a record ref) */
+    httpr_xfer *unpauses; /* unpause commands (each holds a record ref) */
 
     httpr_xfer *active; /* in the multi (engine thread only) */
     long n_active;
@@ -133,6 +140,8 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x);
 
 /* engine.c, for xfer.c */
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at);
+void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x);
+void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
 int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
 void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);
 

@@ -171,7 +171,7 @@ static int head_complete(httpr_xfer *x)
         fail(x, HTTPR_REASON_SIZE_CAP);
         return -1;
     }
-    if (!x->encoded && !x->head_request && x->content_length > 0) {
+    if (!x->stream && !x->encoded && !x->head_request && x->content_length > 0) {
         size_t want = (size_t)x->content_length;
         if (want > HTTPR_PRESIZE_MAX_BYTES)
             want = HTTPR_PRESIZE_MAX_BYTES;
@@ -185,6 +185,8 @@ static int head_complete(httpr_xfer *x)
     __atomic_or_fetch(&x->events, HTTPR_EV_HEAD, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
+    if (x->stream)
+        httpr_engine_publish(x->engine, x, HTTPR_EV_HEAD);
     return 0;
 }
 
@@ -281,9 +283,30 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     x->last_rx = httpr_now_us();
     /* R6 / amendment 1.13: the cap counts decoded bytes; the user never gets more than N. */
-    if (x->max_response_size >= 0 && (int64_t)(x->resp.len + n) > x->max_response_size) {
+    if (x->max_response_size >= 0 && x->delivered + (int64_t)n > x->max_response_size) {
         fail(x, HTTPR_REASON_SIZE_CAP);
         return 0;
+    }
+    if (x->stream) {
+        /* design.md 4: a full ring pauses the transfer; libcurl delivers this chunk again
+         * after the engine unpauses it. Only what fits whole is taken, so nothing is split. */
+        pthread_mutex_lock(&x->lock);
+        if (httpr_ring_space(&x->ring) < n) {
+            x->paused = 1;
+            pthread_mutex_unlock(&x->lock);
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        int was_empty = x->ring.len == 0;
+        httpr_ring_write(&x->ring, data, n);
+        x->delivered += (int64_t)n;
+        if (was_empty) {
+            __atomic_or_fetch(&x->events, HTTPR_EV_DATA, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&x->cond);
+        }
+        pthread_mutex_unlock(&x->lock);
+        if (was_empty)
+            httpr_engine_publish(x->engine, x, HTTPR_EV_DATA);
+        return n;
     }
     if (buf_reserve(&x->resp, n + 1) != 0) {
         fail(x, HTTPR_REASON_USER);
@@ -291,6 +314,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     }
     memcpy(x->resp.data + x->resp.len, data, n);
     x->resp.len += n;
+    x->delivered += (int64_t)n;
     return n;
 }
 
@@ -420,6 +444,7 @@ void httpr_xfer_destroy(httpr_xfer *x)
     free(x->body);
     free(x->head.data);
     free(x->resp.data);
+    httpr_ring_free(&x->ring);
     pthread_cond_destroy(&x->cond);
     pthread_mutex_destroy(&x->lock);
     free(x);
@@ -442,6 +467,7 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x)
     x->body_len = x->body_pos = 0;
     buf_recycle(&x->head, HTTPR_MAX_HEADER_BYTES);
     buf_recycle(&x->resp, HTTPR_KEEP_BODY_BYTES);
+    httpr_ring_free(&x->ring); /* 1 MiB each: a full record pool must not pin 64 of them */
 }
 
 static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char *method,
@@ -597,6 +623,13 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     x->ul_seen = 0;
     x->body_replayable = (flags & HTTPR_F_REPLAYABLE) ? 1 : 0;
     x->head_request = (flags & HTTPR_F_HEAD) ? 1 : 0;
+    x->stream = (flags & HTTPR_F_STREAM) ? 1 : 0;
+    x->paused = 0;
+    x->delivered = 0;
+    if (x->stream) {
+        if (!x->ring.data && httpr_ring_init(&x->ring, HTTPR_STREAM_RING_BYTES) != 0)
+            return HTTPR_ENOMEM;
+    }
     x->require_h2 = opts->http_version == HTTPR_HTTP_2_ONLY;
     x->notify = (flags & HTTPR_F_NOTIFY) ? 1 : 0;
     x->max_response_size = opts->max_response_size;
@@ -729,6 +762,58 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
     out->body = x->resp.data ? x->resp.data : "";
     out->body_len = x->resp.len;
     out->error = x->errbuf;
+    return 0;
+}
+
+int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status)
+{
+    if (!x || !head || !len || !status)
+        return HTTPR_EINVAL;
+    pthread_mutex_lock(&x->lock);
+    int events = x->events;
+    pthread_mutex_unlock(&x->lock);
+    if (!(events & HTTPR_EV_HEAD))
+        return HTTPR_EAGAIN;
+    /* After the final head only trailers arrive, and they are not stored: stable. */
+    *head = x->head.data ? x->head.data : "";
+    *len = x->head.len;
+    *status = x->head_status;
+    return 0;
+}
+
+int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms)
+{
+    if (!x || !n || (cap && !buf) || !x->stream || !x->submitted)
+        return HTTPR_EINVAL;
+    *n = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec += 1;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&x->lock);
+    while (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
+        if (timeout_ms <= 0 ||
+            pthread_cond_timedwait(&x->cond, &x->lock, &until) == ETIMEDOUT) {
+            int empty = x->ring.len == 0 && !(x->events & HTTPR_EV_DONE);
+            if (empty) {
+                pthread_mutex_unlock(&x->lock);
+                return timeout_ms <= 0 ? HTTPR_EAGAIN : HTTPR_ETIMEDOUT;
+            }
+            break;
+        }
+    }
+    size_t got = httpr_ring_read(&x->ring, buf, cap);
+    if (x->ring.len == 0)
+        __atomic_and_fetch(&x->events, ~HTTPR_EV_DATA, __ATOMIC_RELEASE);
+    int unpause = x->paused && x->ring.len <= HTTPR_STREAM_LWM_BYTES;
+    pthread_mutex_unlock(&x->lock);
+    if (unpause) /* outside the record lock: lock order is engine -> record */
+        httpr_engine_request_unpause(x->engine, x);
+    *n = got;
     return 0;
 }
 
