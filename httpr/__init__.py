@@ -17,7 +17,7 @@ try:
 except _PackageNotFoundError:  # Defensive: running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from ._api import delete, get, head, options, patch, post, put, request
+from ._api import delete, get, head, options, patch, post, put, request, stream
 from ._async import AsyncClient
 from ._client import Client, RequestParams
 from ._config import Timeout
@@ -56,6 +56,7 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._models import CaseInsensitiveHeaderMap, Request, Response, Timings
+from ._streams import AsyncStreamingResponse, StreamingResponse
 from ._transports.mock import MockTransport
 
 __all__ = [
@@ -69,7 +70,10 @@ __all__ = [
     "post",
     "put",
     "patch",
+    "stream",
     "Response",
+    "StreamingResponse",
+    "AsyncStreamingResponse",
     "CaseInsensitiveHeaderMap",
     "Request",
     "Timeout",

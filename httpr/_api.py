@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from ._client import Client
 from ._models import Response
+from ._streams import StreamingResponse
 
-__all__ = ["delete", "get", "head", "options", "patch", "post", "put", "request"]
+__all__ = ["delete", "get", "head", "options", "patch", "post", "put", "request", "stream"]
 
 # api.md 1: a name that is both a client and a request parameter applies to the request.
 _REQUEST_KWARGS = frozenset(
@@ -36,6 +39,20 @@ def request(method: str, url: str, **kwargs: Any) -> Response:
     client_kwargs = {k: v for k, v in kwargs.items() if k not in _REQUEST_KWARGS}
     with Client(**client_kwargs) as client:
         return client.request(method, url, **request_kwargs)
+
+
+@contextlib.contextmanager
+def stream(method: str, url: str, **kwargs: Any) -> Iterator[StreamingResponse]:
+    """``client.stream()`` on a client of its own, closed with the stream (api.md 1).
+
+    >>> with httpr.stream("GET", "http://127.0.0.1:8000/big") as r:
+    ...     for chunk in r.iter_bytes():
+    ...         ...
+    """
+    request_kwargs = {k: v for k, v in kwargs.items() if k in _REQUEST_KWARGS}
+    client_kwargs = {k: v for k, v in kwargs.items() if k not in _REQUEST_KWARGS}
+    with Client(**client_kwargs) as client, client.stream(method, url, **request_kwargs) as r:
+        yield r
 
 
 def get(url: str, **kwargs: Any) -> Response:

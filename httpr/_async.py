@@ -13,7 +13,7 @@ import inspect
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._client import (
@@ -24,10 +24,12 @@ from ._client import (
     RequestHeaderTypes,
     RequestParams,
     _check_positive,
+    _request_kwargs,
 )
 from ._config import DEFAULT_KEEPALIVE_EXPIRY_S, DEFAULT_MAX_CONNECTIONS, Timeout, TimeoutTypes
 from ._exceptions import ConnectError, ConnectTimeout, PoolTimeout
 from ._models import Request, Response
+from ._streams import AsyncStreamingResponse
 from ._transports.base import Hop
 from ._transports.mock import MockTransport
 
@@ -185,35 +187,98 @@ class AsyncClient(BaseClient):
             if not self._redirect(call, response):
                 return self._final(call, response)
 
-    async def _send(self, request: Request, hop: Hop) -> Response:
-        transport = self._transport
+    def stream(self, method: str, url: str, **kwargs: Unpack[RequestParams]) -> _AsyncStreamContext:
+        """``async with client.stream(method, url) as r``: the response once its final head
+        is in; the body is read on demand (``aiter_bytes``...). A stream holds one
+        ``max_concurrency`` slot until it is closed. A plain ``with`` raises TypeError."""
+        return _AsyncStreamContext(self, method, url, dict(kwargs))
+
+    async def _open_stream(
+        self, method: str, url: str, kwargs: dict[str, Any]
+    ) -> AsyncStreamingResponse:
+        call = self._start_call(method, url, **_request_kwargs(kwargs))
+        hooks = self._event_hooks
+        while True:
+            request, hop = self._hop(call)
+            if hooks["request"]:
+                for hook in hooks["request"]:
+                    await _awaited(hook, request)
+                hop = self._after_request_hooks(request, hop, call.body)
+            while True:
+                try:
+                    response = await self._open_stream_hop(request, hop)
+                    break
+                except (ConnectError, ConnectTimeout) as error:
+                    delay = self._retry_delay(call, error)
+                    if delay is None:
+                        raise
+                    await asyncio.sleep(delay)
+                    request, hop = self._hop(call)
+            try:
+                self._received(call, request, response)
+                for hook in hooks["response"]:
+                    await _awaited(hook, response)
+                follow = self._redirect(call, response)
+            except BaseException:
+                response.close()
+                raise
+            if not follow:
+                self._final(call, response)
+                return response
+            try:
+                await response.aread()  # an intermediate hop: read under the size cap
+            finally:
+                response.close()
+
+    async def _open_stream_hop(self, request: Request, hop: Hop) -> AsyncStreamingResponse:
         slots = self._concurrency_slots()
-        if slots is None:
-            return await transport.handle_async_request(request, hop)
+        release: Callable[[], None] | None = None
+        if slots is not None:
+            hop = await self._take_slot(slots, request, hop)
+            release = slots.release
+        try:
+            head, source = await self._transport.open_async_stream(request, hop)
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        response: AsyncStreamingResponse = AsyncStreamingResponse._from_head(head, source, release)
+        return response
+
+    async def _take_slot(self, slots: asyncio.Semaphore, request: Request, hop: Hop) -> Hop:
+        """Waits for a max_concurrency slot: the pool phase, sharing its deadline."""
         # amendment 3.11: the slot wait and the connection wait share one pool deadline,
         # counted from the call's start. A free slot is taken without waiting, and then the
         # hop keeps its Timeout (and the transport its cached option struct).
         if not slots.locked():
             await slots.acquire()
-        else:
-            pool = hop.timeout.pool
-            start = time.monotonic()
-            try:
-                if pool is None:
-                    await slots.acquire()
-                else:
-                    await asyncio.wait_for(slots.acquire(), pool)
-            except asyncio.TimeoutError:
-                raise PoolTimeout(
-                    f"timed out after {pool:g} s waiting for a concurrency slot (pool timeout) "
-                    f"for {request.method} {request.url}",
-                    request=request,
-                ) from None
-            if pool is not None:
-                # Floored to 10 ms so waiting requests share a few cached option structs; the
-                # deadline moves earlier by < 10 ms (amendment 1.12 allows 100 ms late).
-                left = max(0.0, pool - (time.monotonic() - start))
-                hop = _with_pool(hop, math.floor(left * 100) / 100)
+            return hop
+        pool = hop.timeout.pool
+        start = time.monotonic()
+        try:
+            if pool is None:
+                await slots.acquire()
+            else:
+                await asyncio.wait_for(slots.acquire(), pool)
+        except asyncio.TimeoutError:
+            raise PoolTimeout(
+                f"timed out after {pool:g} s waiting for a concurrency slot (pool timeout) "
+                f"for {request.method} {request.url}",
+                request=request,
+            ) from None
+        if pool is None:
+            return hop
+        # Floored to 10 ms so waiting requests share a few cached option structs; the
+        # deadline moves earlier by < 10 ms (amendment 1.12 allows 100 ms late).
+        left = max(0.0, pool - (time.monotonic() - start))
+        return _with_pool(hop, math.floor(left * 100) / 100)
+
+    async def _send(self, request: Request, hop: Hop) -> Response:
+        transport = self._transport
+        slots = self._concurrency_slots()
+        if slots is None:
+            return await transport.handle_async_request(request, hop)
+        hop = await self._take_slot(slots, request, hop)
         try:
             return await transport.handle_async_request(request, hop)
         finally:
@@ -282,6 +347,28 @@ async def _awaited(hook: Any, arg: object) -> None:
     if not inspect.isawaitable(result):
         raise TypeError(f"AsyncClient event hooks must be async callables; {hook!r} is not")
     await result
+
+
+class _AsyncStreamContext:
+    """What ``AsyncClient.stream()`` returns: an async context manager only (api.md 3)."""
+
+    def __init__(self, client: AsyncClient, method: str, url: str, kwargs: dict[str, Any]):
+        self._client, self._method, self._url, self._kwargs = client, method, url, kwargs
+        self._response: AsyncStreamingResponse | None = None
+
+    async def __aenter__(self) -> AsyncStreamingResponse:
+        self._response = await self._client._open_stream(self._method, self._url, self._kwargs)
+        return self._response
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+
+    def __enter__(self) -> None:
+        raise TypeError("AsyncClient.stream() needs 'async with', not 'with'")
+
+    def __exit__(self, *exc_info: object) -> None:  # Defensive: __enter__ always raises
+        pass
 
 
 def _with_pool(hop: Hop, pool: float) -> Hop:

@@ -6,6 +6,7 @@ The policy lives here and the transport only sends one hop (style.md, as httpx d
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json as jsonlib
 import logging
@@ -13,7 +14,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Union
 from urllib.parse import quote_plus
 
@@ -58,6 +59,7 @@ from ._policy import (
     validate_cookies,
 )
 from ._proxies import ProxyConfig
+from ._streams import StreamingResponse
 from ._transports.base import BaseTransport, Hop
 from ._transports.mock import MockTransport
 from ._urls import URL, parse_url
@@ -841,6 +843,30 @@ def _with_total(timeout: Timeout, total: float) -> Timeout:
 
 
 _CLIENT: Any = object()  # "use the client's value" for request-level keywords
+_REQUEST_KEYWORDS = (
+    "params",
+    "headers",
+    "cookies",
+    "content",
+    "data",
+    "json",
+    "files",
+    "auth",
+    "auth_bearer",
+    "timeout",
+    "follow_redirects",
+)
+
+
+def _request_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every request keyword with its default, unknown ones refused (as a signature would)."""
+    unknown = set(kwargs) - set(_REQUEST_KEYWORDS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = dict.fromkeys(_REQUEST_KEYWORDS)
+    out["timeout"] = _CLIENT
+    out.update(kwargs)
+    return out
 
 
 def _check_proxy_type(value: object) -> str | None:
@@ -1062,6 +1088,59 @@ class Client(BaseClient):
                 hook(response)
             if not self._redirect(call, response):
                 return self._final(call, response)
+
+    @contextlib.contextmanager
+    def stream(
+        self, method: str, url: str, **kwargs: Unpack[RequestParams]
+    ) -> Iterator[StreamingResponse]:
+        """Sends a request and yields its response once the final head is in; the body is
+        read on demand and the stream is closed when the block exits (api.md 7).
+
+        >>> with client.stream("GET", url) as r:
+        ...     for chunk in r.iter_bytes():
+        ...         ...
+        """
+        response = self._open_stream(method, url, **kwargs)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _open_stream(self, method: str, url: str, **kwargs: Any) -> StreamingResponse:
+        call = self._start_call(method, url, **_request_kwargs(kwargs))
+        hooks = self._event_hooks
+        while True:
+            request, hop = self._hop(call)
+            if hooks["request"]:
+                for hook in hooks["request"]:
+                    hook(request)
+                hop = self._after_request_hooks(request, hop, call.body)
+            while True:
+                try:
+                    head, source = self._transport.open_stream(request, hop)
+                    break
+                except (ConnectError, ConnectTimeout) as error:
+                    delay = self._retry_delay(call, error)
+                    if delay is None:
+                        raise
+                    time.sleep(delay)
+                    request, hop = self._hop(call)
+            response: StreamingResponse = StreamingResponse._from_head(head, source)
+            try:
+                self._received(call, request, response)
+                for hook in hooks["response"]:
+                    hook(response)
+                follow = self._redirect(call, response)
+            except BaseException:
+                response.close()
+                raise
+            if not follow:
+                self._final(call, response)
+                return response
+            try:
+                response.read()  # an intermediate hop: read under the size cap, then discard
+            finally:
+                response.close()
 
     def get(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("GET", url, ...)``."""

@@ -27,6 +27,11 @@ F_BODY: int = lib.HTTPR_F_BODY
 F_REPLAYABLE: int = lib.HTTPR_F_REPLAYABLE
 F_HEAD: int = lib.HTTPR_F_HEAD
 F_NOTIFY: int = lib.HTTPR_F_NOTIFY
+F_STREAM: int = lib.HTTPR_F_STREAM
+EV_HEAD: int = lib.HTTPR_EV_HEAD
+EV_DONE: int = lib.HTTPR_EV_DONE
+# api.md 7: iter_bytes() yields chunks as they arrive, up to 64 KiB each.
+STREAM_CHUNK_BYTES = 64 * 1024
 
 _NONE = -1
 
@@ -187,17 +192,16 @@ class Transfer:
         else:
             self.id = 0  # sync waiters use the record's condition variable, not the id
 
-    def wait(self) -> None:
-        """Blocks until DONE, without the GIL, in slices so that signals land.
+    def wait(self, events: int = lib.HTTPR_EV_DONE) -> None:
+        """Blocks until one of ``events`` (or DONE), without the GIL, in slices so signals land.
 
         Any exception while waiting (KeyboardInterrupt from Ctrl-C) cancels the transfer and
         propagates once the engine has let go of it.
         """
         ptr = self._ptr
         wait = lib.httpr_xfer_wait
-        done = lib.HTTPR_EV_DONE
         try:
-            while wait(ptr, done, WAIT_SLICE_MS) != 0:
+            while wait(ptr, events, WAIT_SLICE_MS) != 0:
                 pass
         except BaseException:
             self.cancel()
@@ -206,6 +210,13 @@ class Transfer:
     def cancel(self) -> None:
         """Asks the engine to abort the transfer (idempotent); DONE follows promptly."""
         lib.httpr_engine_cancel(self.engine.ptr, self._ptr)
+
+    def result_if_done(self) -> Result | None:
+        """The outcome if the transfer has ended, else None (no wait)."""
+        probe: Any = ffi.new("httpr_result *")
+        if lib.httpr_xfer_result(self._ptr, probe) != 0:
+            return None
+        return self.result()
 
     def result(self) -> Result:
         """The outcome; valid once ``wait()`` returned."""
@@ -233,6 +244,41 @@ class Transfer:
             body=ffi.unpack(res.body, res.body_len),
             error=ffi.string(res.error).decode("utf-8", "replace"),
         )
+
+    def head(self) -> bytes | None:
+        """The final response head once it is complete (streams), else None."""
+        out: Any = ffi.new("const char **")
+        length: Any = ffi.new("size_t *")
+        status: Any = ffi.new("long *")
+        if lib.httpr_xfer_head(self._ptr, out, length, status) != 0:
+            return None
+        return bytes(ffi.unpack(out[0], length[0]))
+
+    def read_chunk(self, buf: Any, timeout_ms: int) -> tuple[int, bytes]:
+        """``(status, data)`` from a stream's ring: data, or b"" at the end (status 0), or
+        nothing yet (HTTPR_EAGAIN / HTTPR_ETIMEDOUT)."""
+        count: Any = ffi.new("size_t *")
+        rc = lib.httpr_stream_read(self._ptr, buf, STREAM_CHUNK_BYTES, count, timeout_ms)
+        if rc != 0:
+            return rc, b""
+        return 0, bytes(ffi.buffer(buf, count[0]))
+
+    def read_chunk_blocking(self, buf: Any) -> bytes:
+        """The next chunk, b"" at the end; waits without the GIL in signal-friendly slices."""
+        try:
+            while True:
+                rc, data = self.read_chunk(buf, WAIT_SLICE_MS)
+                if rc == 0:
+                    return data
+                if rc != lib.HTTPR_ETIMEDOUT:
+                    check(rc, "reading the stream")
+        except BaseException:
+            self.cancel()
+            raise
+
+    @staticmethod
+    def chunk_buffer() -> Any:
+        return ffi.new("char[]", STREAM_CHUNK_BYTES)
 
     def free(self) -> None:
         """Drops the caller's reference; the record returns to the engine's pool."""

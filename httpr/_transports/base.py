@@ -7,6 +7,7 @@ can exercise all of it without sockets. A transport does exactly one request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .._config import Timeout
 from .._models import Request, Response
@@ -41,6 +42,20 @@ class BaseTransport:
     async def handle_async_request(self, request: Request, hop: Hop) -> Response:
         """The same hop for ``AsyncClient``, without blocking the event loop."""
         raise NotImplementedError  # Defensive: abstract
+
+    def open_stream(self, request: Request, hop: Hop) -> tuple[Response, Any]:
+        """A streamed hop: the head as a Response and a body source (api.md 7). By default
+        the whole response, then its content served from memory (MockTransport)."""
+        from .._streams import BytesSource
+
+        response = self.handle_request(request, hop)
+        return response, BytesSource(response._content or b"")
+
+    async def open_async_stream(self, request: Request, hop: Hop) -> tuple[Response, Any]:
+        from .._streams import BytesSource
+
+        response = await self.handle_async_request(request, hop)
+        return response, BytesSource(response._content or b"")
 
     def close(self) -> None:
         """Releases the transport's resources; idempotent."""

@@ -14,10 +14,12 @@ from datetime import timedelta
 from .._curl.engine import AsyncDispatcher, Engine
 from .._curl.errors import Failure, exception_for, is_retryable
 from .._curl.xfer import (
+    EV_HEAD,
     F_BODY,
     F_HEAD,
     F_NOTIFY,
     F_REPLAYABLE,
+    F_STREAM,
     HTTP_1_1,
     HTTP_2_ONLY,
     HTTP_DEFAULT,
@@ -148,8 +150,12 @@ class CurlTransport(BaseTransport):
 
     # -- one hop --
 
-    def _start(self, engine: Engine, request: Request, hop: Hop, notify: bool) -> Transfer:
+    def _start(
+        self, engine: Engine, request: Request, hop: Hop, notify: bool, stream: bool = False
+    ) -> Transfer:
         flags = F_NOTIFY if notify else 0
+        if stream:
+            flags |= F_STREAM
         if request.method == "HEAD":
             flags |= F_HEAD
         elif hop.send_body:
@@ -195,6 +201,42 @@ class CurlTransport(BaseTransport):
         finally:
             self._release(engine)
         return self._response(request, hop, res)
+
+    def open_stream(self, request: Request, hop: Hop) -> tuple[Response, CurlStream]:
+        """Starts a streamed hop and returns once its final head is in (api.md 7)."""
+        engine = self._acquire()
+        stream: CurlStream | None = None
+        try:
+            xfer = self._start(engine, request, hop, notify=False, stream=True)
+            stream = CurlStream(self, engine, xfer, request, hop, None)
+            xfer.wait(EV_HEAD)
+            return stream.head_response(), stream
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            else:
+                self._release(engine)
+            raise
+
+    async def open_async_stream(self, request: Request, hop: Hop) -> tuple[Response, CurlStream]:
+        """The same for AsyncClient: the engine's events wake the loop."""
+        loop = asyncio.get_running_loop()
+        engine = self._acquire()
+        stream: CurlStream | None = None
+        try:
+            dispatcher = self._dispatcher(engine)
+            dispatcher.attach(loop)
+            xfer = self._start(engine, request, hop, notify=True, stream=True)
+            stream = CurlStream(self, engine, xfer, request, hop, dispatcher)
+            while xfer.head() is None and not stream.finished_now():
+                await dispatcher.wait(xfer)
+            return stream.head_response(), stream
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            else:
+                self._release(engine)
+            raise
 
     def _dispatcher(self, engine: Engine) -> AsyncDispatcher:
         with self._lock:
@@ -251,6 +293,118 @@ class CurlTransport(BaseTransport):
             elapsed=timedelta(microseconds=res.elapsed_us),
             timings=timings,
         )
+
+
+class CurlStream:
+    """The body side of a streamed hop: chunks from the record's bounded ring.
+
+    It holds one user of the engine until closed, so a stream outlives its client
+    (api.md 7). Closing mid-body cancels the transfer: HTTP/1.1 closes the connection,
+    HTTP/2 resets the stream.
+    """
+
+    def __init__(
+        self,
+        transport: CurlTransport,
+        engine: Engine,
+        xfer: Transfer,
+        request: Request,
+        hop: Hop,
+        dispatcher: AsyncDispatcher | None,
+    ) -> None:
+        self._transport = transport
+        self._engine: Engine | None = engine
+        self._xfer: Transfer | None = xfer
+        self._request = request
+        self._hop = hop
+        self._dispatcher = dispatcher
+        self._buf = Transfer.chunk_buffer()
+        self._result: Result | None = None
+
+    def finished_now(self) -> bool:
+        """Whether the transfer ended (e.g. failed before its head)."""
+        xfer = self._xfer
+        return xfer is not None and xfer.head() is None and xfer.result_if_done() is not None
+
+    def head_response(self) -> Response:
+        """The response of the head, or the transfer's error (raised)."""
+        xfer = self._xfer
+        assert xfer is not None
+        head = xfer.head()
+        if head is None:  # DONE before the head: the error of the table
+            res = xfer.result()
+            self.close()
+            self._transport._response(self._request, self._hop, res)
+            raise AssertionError("unreachable: a transfer without a head failed")  # Defensive
+        _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(head)
+        if "content-encoding" in headers:
+            headers = headers._without("content-encoding", "content-length")
+        return Response._from_transport(
+            status_code=status,
+            headers=headers,
+            content=b"",
+            http_version=_head_version(head),
+            url=self._request.url,
+            request=self._request,
+            elapsed=timedelta(0),
+            timings=Timings(),
+        )
+
+    def read(self) -> bytes:
+        """The next chunk (<= 64 KiB), b"" at the end; raises the transfer's error."""
+        xfer = self._xfer
+        if xfer is None:
+            return b""
+        data = xfer.read_chunk_blocking(self._buf)
+        if not data:
+            self._end()
+        return data
+
+    async def aread(self) -> bytes:
+        xfer = self._xfer
+        if xfer is None:
+            return b""
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        while True:
+            rc, data = xfer.read_chunk(self._buf, 0)
+            if rc == 0:
+                if not data:
+                    self._end()
+                return data
+            await dispatcher.wait(xfer)  # DATA or DONE; cancelling it cancels the transfer
+
+    def _end(self) -> None:
+        """At the end of the body: the result, or its error (the stream is then closed)."""
+        xfer = self._xfer
+        assert xfer is not None
+        res = xfer.result()
+        self._result = res
+        self.close()
+        self._transport._response(self._request, self._hop, res)  # raises on failure
+
+    @property
+    def result(self) -> Result | None:
+        return self._result
+
+    def close(self) -> None:
+        """Idempotent; mid-body it cancels the transfer on the engine."""
+        xfer, self._xfer = self._xfer, None
+        engine, self._engine = self._engine, None
+        if xfer is not None:
+            if xfer.result_if_done() is None:
+                xfer.cancel()
+            xfer.free()
+        if engine is not None:
+            self._transport._release(engine)
+
+
+def _head_version(head: bytes) -> str:
+    if head.startswith(b"HTTP/2"):
+        return "HTTP/2"
+    if head.startswith(b"HTTP/1.0"):
+        return "HTTP/1.0"
+    return "HTTP/1.1"
 
 
 def _header_lines(hop: Hop) -> bytes:
