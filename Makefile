@@ -28,7 +28,7 @@ CTEST_HELPERS := $(filter-out tests/c/test_%.c,$(wildcard tests/c/*.c))
 CTEST_BINS := $(patsubst tests/c/%.c,build/ctest/%,$(CTEST_SRCS))
 CTEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 -Icsrc -Itests/c
 
-.PHONY: install system-deps demo test lint typecheck ctest valgrind asan bench stress fuzz \
+.PHONY: install system-deps demo test lint typecheck ctest valgrind asan bench bench-quick stress fuzz \
 	scenarios update-psl clean distclean FORCE
 
 # Shell snippet: apt-install the Debian packages named in $missing (as root, after
@@ -140,9 +140,14 @@ asan: | system-deps
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(CURDIR)/$(ASAN_VENV)/bin/python -m pytest tests/transport
 
+# httpr side by side with its peers and a C floor (bench/README.md): sets up nginx and the
+# peers' venvs (bench/setup_peers.sh), runs every cell, writes bench/results/. Extra run.py
+# options: make bench BENCH_ARGS="--clients httpr_local,pycurl --modes seq".
 bench: install
-	@[ -f bench/run.py ] || { echo "bench: bench/run.py does not exist yet" >&2; exit 1; }
-	$(PY) bench/run.py
+	$(PY) bench/run.py --local-python $(PY) $(BENCH_ARGS)
+
+bench-quick: install
+	$(PY) bench/run.py --quick --local-python $(PY) $(BENCH_ARGS)
 
 # Not in `make test` (amendments 1.10, 1.11). pytest exits 5 when it collects no test: until
 # such tests exist that is a note, not a failure (for these two targets only).
