@@ -198,6 +198,9 @@ int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
     x->unpause_next = NULL;
     x->paused = 0;
     x->stream = 0;
+    x->upload = 0;
+    x->up_paused = 0;
+    x->up_eof = 0;
     x->in_multi = x->submitted = 0;
     x->events = 0;
     x->curlcode = 0;
@@ -379,8 +382,9 @@ static int64_t xfer_deadline(const httpr_xfer *x, int *reason)
     /* design.md 6: time paused because the reader is not reading is not read-idle time. */
     CONSIDER(x->read_ms >= 0 && x->read_active && !x->paused, x->last_rx + x->read_ms * 1000,
              HTTPR_REASON_READ);
-    CONSIDER(x->write_ms >= 0 && x->write_active, x->last_tx + x->write_ms * 1000,
-             HTTPR_REASON_WRITE);
+    /* An upload paused because the caller's body source is slow is not write-idle time. */
+    CONSIDER(x->write_ms >= 0 && x->write_active && !x->up_paused,
+             x->last_tx + x->write_ms * 1000, HTTPR_REASON_WRITE);
 #undef CONSIDER
     return best;
 }
@@ -475,15 +479,18 @@ static void *engine_main(void *arg)
             x->unpause_next = NULL;
             if (x->in_multi) {
                 pthread_mutex_lock(&x->lock);
-                int was_paused = x->paused;
+                int was_paused = x->paused || x->up_paused;
                 x->paused = 0;
+                x->up_paused = 0;
                 pthread_mutex_unlock(&x->lock);
                 if (was_paused) {
                     /* design.md 4: only the engine resumes; the write callback may run
                      * again inside this call, and the ring has room for it now. */
-                    x->last_rx = httpr_now_us();
+                    x->last_rx = x->last_tx = httpr_now_us();
                     if (x->read_ms >= 0)
                         httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
+                    if (x->write_ms >= 0)
+                        httpr_engine_note_deadline(e, x->last_tx + x->write_ms * 1000);
                     curl_easy_pause(x->easy, CURLPAUSE_CONT);
                 }
             }

@@ -51,6 +51,7 @@
 #define HTTPR_EV_HEAD 1 /* the final response head is complete */
 #define HTTPR_EV_DONE 2 /* the terminal event: exactly one per transfer */
 #define HTTPR_EV_DATA 4 /* a stream's ring went from empty to non-empty */
+#define HTTPR_EV_SPACE 8 /* an upload ring that was full has room again */
 
 /* ---- HTTP versions asked for (httpr_options.http_version) ---- */
 #define HTTPR_HTTP_DEFAULT 0 /* HTTP/2 over TLS by ALPN, HTTP/1.1 in clear text */
@@ -101,6 +102,9 @@ typedef struct httpr_xfer httpr_xfer;
 #define HTTPR_F_HEAD 4       /* HEAD: NOBODY, never CUSTOMREQUEST "HEAD" (amendment 2.6) */
 #define HTTPR_F_NOTIFY 8     /* also publish events to the completion queue (async) */
 #define HTTPR_F_STREAM 16    /* the body goes to a bounded ring read by httpr_stream_read */
+#define HTTPR_F_UPLOAD 32    /* the request body comes from httpr_xfer_feed (body_len: its
+                              * declared length, or chunked with HTTPR_F_CHUNKED) */
+#define HTTPR_F_CHUNKED 64   /* an upload of unknown length: chunked on HTTP/1.1 */
 
 /* The options of a transfer that come from the client's settings. Python builds one per
  * settings snapshot and reuses it read-only from any thread; httpr_xfer_setup copies what
@@ -220,6 +224,11 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
  * to unpause it (design.md 4: only the engine calls curl_easy_pause). */
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status);
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
+/* Uploads: copies what fits of data into the upload ring (waiting up to timeout_ms for room;
+ * 0: not at all), *accepted bytes taken; eof marks the end once everything is taken.
+ * HTTPR_ECLOSED when the transfer already ended (e.g. the server answered early). */
+int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t *accepted,
+                    int timeout_ms);
 void httpr_xfer_free(httpr_xfer *x);
 
 /* ring.c: a bounded byte ring (streaming buffers, design.md section 4) */

@@ -51,6 +51,11 @@ struct httpr_xfer {
     int paused;           /* the write callback returned CURL_WRITEFUNC_PAUSE (record lock) */
     int unpause_queued;   /* on the engine's unpause list (engine lock) */
     httpr_xfer *unpause_next;
+    int upload;           /* HTTPR_F_UPLOAD: body from the upload ring (record lock) */
+    httpr_ring upring;    /* freed when the record is recycled */
+    int up_eof;           /* the producer has given everything */
+    int up_paused;        /* the read callback returned CURL_READFUNC_PAUSE (record lock) */
+    int chunked_upload;   /* HTTPR_F_CHUNKED */
     int require_h2; /* http2_only: a reply over HTTP/1.x is refused (api.md 11) */
     int notify;
     char errbuf[CURL_ERROR_SIZE];

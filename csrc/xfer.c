@@ -318,11 +318,35 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* CURLOPT_READFUNCTION: the request body, from the record's own copy. */
+/* CURLOPT_READFUNCTION: the request body, from the record's own copy or, for an upload
+ * fed by Python, from the upload ring (design.md 4: pause when empty before the end). */
 static size_t on_read(char *dst, size_t size, size_t nitems, void *userdata)
 {
     httpr_xfer *x = userdata;
     size_t want = size * nitems;
+    if (x->upload) {
+        pthread_mutex_lock(&x->lock);
+        if (x->upring.len == 0) {
+            if (x->up_eof) {
+                pthread_mutex_unlock(&x->lock);
+                return 0;
+            }
+            x->up_paused = 1;
+            pthread_mutex_unlock(&x->lock);
+            return CURL_READFUNC_PAUSE;
+        }
+        int was_full = httpr_ring_space(&x->upring) == 0;
+        size_t n = httpr_ring_read(&x->upring, dst, want);
+        x->body_pos += n;
+        if (was_full) {
+            __atomic_or_fetch(&x->events, HTTPR_EV_SPACE, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&x->cond);
+        }
+        pthread_mutex_unlock(&x->lock);
+        if (was_full)
+            httpr_engine_publish(x->engine, x, HTTPR_EV_SPACE);
+        return n;
+    }
     size_t left = x->body_len - x->body_pos;
     size_t n = want < left ? want : left;
     if (n)
@@ -361,7 +385,9 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         x->ul_seen = ulnow;
         x->last_tx = httpr_now_us();
     }
-    if ((size_t)ulnow >= x->body_len && x->body_pos >= x->body_len) {
+    int all_given = x->upload ? x->up_eof && x->upring.len == 0 && x->body_pos == (size_t)ulnow
+                              : (size_t)ulnow >= x->body_len && x->body_pos >= x->body_len;
+    if (all_given) {
         x->write_active = 0;
         if (!x->read_active) {
             x->read_active = 1;
@@ -386,7 +412,7 @@ static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
     int64_t now = httpr_now_us();
     x->conn_started = 1;
     x->prereq = 1;
-    if (x->send_body && x->body_len > 0) {
+    if (x->send_body && (x->body_len > 0 || x->upload)) {
         x->write_active = 1;
         x->last_tx = now;
         if (x->write_ms >= 0)
@@ -445,6 +471,7 @@ void httpr_xfer_destroy(httpr_xfer *x)
     free(x->head.data);
     free(x->resp.data);
     httpr_ring_free(&x->ring);
+    httpr_ring_free(&x->upring);
     pthread_cond_destroy(&x->cond);
     pthread_mutex_destroy(&x->lock);
     free(x);
@@ -468,6 +495,7 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x)
     buf_recycle(&x->head, HTTPR_MAX_HEADER_BYTES);
     buf_recycle(&x->resp, HTTPR_KEEP_BODY_BYTES);
     httpr_ring_free(&x->ring); /* 1 MiB each: a full record pool must not pin 64 of them */
+    httpr_ring_free(&x->upring);
 }
 
 static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char *method,
@@ -573,7 +601,9 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
         SET(CURLOPT_NOBODY, 1L);
     } else if (x->send_body) {
         SET(CURLOPT_POST, 1L);
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        /* -1: unknown length, sent chunked on HTTP/1.1 (design.md 4). */
+        SET(CURLOPT_POSTFIELDSIZE_LARGE,
+            x->chunked_upload ? (curl_off_t)-1 : (curl_off_t)x->body_len);
         SET(CURLOPT_READFUNCTION, on_read);
         SET(CURLOPT_READDATA, (void *)x);
         SET(CURLOPT_SEEKFUNCTION, on_seek);
@@ -596,7 +626,8 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
                      const char *url, const char *headers, size_t headers_len, const char *body,
                      size_t body_len, int flags)
 {
-    if (!x || !opts || !url || !method || (headers_len && !headers) || (body_len && !body))
+    if (!x || !opts || !url || !method || (headers_len && !headers) ||
+        (body_len && !body && !(flags & HTTPR_F_UPLOAD)))
         return HTTPR_EINVAL;
     if (x->submitted)
         return HTTPR_EINVAL;
@@ -609,21 +640,31 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     if (lrc != 0)
         return lrc;
     x->send_body = (flags & HTTPR_F_BODY) ? 1 : 0;
-    if (body_len > x->body_cap) {
-        char *p = realloc(x->body, body_len);
+    size_t copy_len = (flags & HTTPR_F_UPLOAD) ? 0 : body_len; /* fed bodies are not copied */
+    if (copy_len > x->body_cap) {
+        char *p = realloc(x->body, copy_len);
         if (!p)
             return HTTPR_ENOMEM;
         x->body = p;
-        x->body_cap = body_len;
+        x->body_cap = copy_len;
     }
-    if (body_len)
-        memcpy(x->body, body, body_len);
+    if (copy_len)
+        memcpy(x->body, body, copy_len);
     x->body_len = body_len;
     x->body_pos = 0;
     x->ul_seen = 0;
     x->body_replayable = (flags & HTTPR_F_REPLAYABLE) ? 1 : 0;
     x->head_request = (flags & HTTPR_F_HEAD) ? 1 : 0;
     x->stream = (flags & HTTPR_F_STREAM) ? 1 : 0;
+    x->upload = (flags & HTTPR_F_UPLOAD) ? 1 : 0;
+    x->up_eof = 0;
+    x->up_paused = 0;
+    x->chunked_upload = (flags & HTTPR_F_CHUNKED) ? 1 : 0;
+    if (x->upload) {
+        if (!x->upring.data && httpr_ring_init(&x->upring, HTTPR_STREAM_HWM_BYTES) != 0)
+            return HTTPR_ENOMEM;
+        x->body_replayable = 0; /* a fed body is never resent (design.md 4) */
+    }
     x->paused = 0;
     x->delivered = 0;
     if (x->stream) {
@@ -814,6 +855,48 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
     if (unpause) /* outside the record lock: lock order is engine -> record */
         httpr_engine_request_unpause(x->engine, x);
     *n = got;
+    return 0;
+}
+
+int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t *accepted,
+                    int timeout_ms)
+{
+    if (!x || !accepted || (len && !data) || !x->upload || !x->submitted)
+        return HTTPR_EINVAL;
+    *accepted = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec += 1;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&x->lock);
+    while (len && httpr_ring_space(&x->upring) == 0 && !(x->events & HTTPR_EV_DONE)) {
+        if (timeout_ms <= 0 ||
+            pthread_cond_timedwait(&x->cond, &x->lock, &until) == ETIMEDOUT) {
+            if (httpr_ring_space(&x->upring) == 0 && !(x->events & HTTPR_EV_DONE)) {
+                pthread_mutex_unlock(&x->lock);
+                return timeout_ms <= 0 ? HTTPR_EAGAIN : HTTPR_ETIMEDOUT;
+            }
+            break;
+        }
+    }
+    if (x->events & HTTPR_EV_DONE) {
+        pthread_mutex_unlock(&x->lock);
+        return HTTPR_ECLOSED; /* the transfer ended (an early response, an error) */
+    }
+    size_t n = httpr_ring_write(&x->upring, data, len);
+    if (httpr_ring_space(&x->upring) == 0)
+        __atomic_and_fetch(&x->events, ~HTTPR_EV_SPACE, __ATOMIC_RELEASE);
+    if (eof && n == len)
+        x->up_eof = 1;
+    int unpause = x->up_paused && (n > 0 || x->up_eof);
+    pthread_mutex_unlock(&x->lock);
+    if (unpause) /* outside the record lock: lock order is engine -> record */
+        httpr_engine_request_unpause(x->engine, x);
+    *accepted = n;
     return 0;
 }
 

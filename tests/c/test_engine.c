@@ -450,6 +450,57 @@ static void test_stream_back_pressure(void)
     server_stop(&s);
 }
 
+/* design.md 4, the mirror: a 3 MiB body fed in 96 KiB pieces by a producer that pauses
+ * longer than the write timeout; the ring never holds more than 1 MiB; the server gets
+ * every byte and answers. */
+static void test_fed_upload(void)
+{
+    server s;
+    server_start(&s, OK);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_options o = options();
+    o.write_timeout_ms = 100;
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/up", s.port);
+    const size_t total = 3 * 1024 * 1024;
+    const char hdrs[] = "Expect:\0Content-Type:\0";
+    httpr_xfer *x = NULL;
+    CHECK_EQ_LL(httpr_xfer_start(e, &o, "POST", url, hdrs, sizeof(hdrs) - 1, NULL, total,
+                                 HTTPR_F_BODY | HTTPR_F_UPLOAD, &x),
+                0);
+    static char piece[96 * 1024];
+    memset(piece, 'u', sizeof(piece));
+    size_t fed = 0;
+    int pauses = 0;
+    while (fed < total) {
+        size_t want = total - fed < sizeof(piece) ? total - fed : sizeof(piece);
+        size_t taken = 0;
+        int rc = httpr_xfer_feed(x, piece, want, fed + want == total, &taken, 2000);
+        CHECK_EQ_LL(rc, 0);
+        if (rc != 0)
+            break;
+        fed += taken;
+        if (fed > total / 3 && pauses < 2) {
+            usleep(250 * 1000); /* the producer is slow: not write-idle time */
+            pauses++;
+        }
+    }
+    CHECK_EQ_LL(fed, total);
+    CHECK_EQ_LL(httpr_xfer_wait(x, HTTPR_EV_DONE, 5000), 0);
+    httpr_result res;
+    CHECK_EQ_LL(httpr_xfer_result(x, &res), 0);
+    CHECK_EQ_LL(res.curlcode, 0);
+    CHECK_EQ_LL(res.reason, HTTPR_REASON_NONE);
+    CHECK_EQ_LL(res.status, 200);
+    CHECK(res.body_len == 5 && memcmp(res.body, "hello", 5) == 0);
+    size_t taken = 0;
+    CHECK_EQ_LL(httpr_xfer_feed(x, piece, 1, 1, &taken, 0), HTTPR_ECLOSED);
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
 static void test_closed_engine_refuses(void)
 {
     httpr_engine *e = NULL;
@@ -477,6 +528,7 @@ int main(void)
     test_read_deadline();
     test_cancel_and_async_events();
     test_stream_back_pressure();
+    test_fed_upload();
     test_closed_engine_refuses();
     curl_global_cleanup(); /* tests only: lets valgrind see every byte returned */
     return check_report("test_engine");
