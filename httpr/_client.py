@@ -27,6 +27,7 @@ from ._config import (
     TimeoutTypes,
     to_timeout,
 )
+from ._content import StreamedBody, streamed_body
 from ._cookies import CookieJar
 from ._env import resolve_ca_file
 from ._exceptions import (
@@ -34,6 +35,7 @@ from ._exceptions import (
     ConnectError,
     ConnectTimeout,
     ReadTimeout,
+    RequestError,
     TooManyRedirects,
     UnsupportedProtocol,
 )
@@ -701,32 +703,44 @@ class BaseClient:
             if call.hops or call.attempts:
                 timeout = _with_total(timeout, left)
         body = call.body
+        streamed = body if isinstance(body, StreamedBody) else None
         send_body = body is not None or call.method in _EMPTY_BODY_LENGTH
         shown = headers
         if send_body and not any(k.lower() == "content-length" for k, _ in headers):
             # libcurl adds the framing header; Request.headers shows what was sent (api.md 6).
-            shown = [*headers, ("Content-Length", str(len(body or b"")))]
+            if streamed is None:
+                shown = [*headers, ("Content-Length", str(len(body or b"")))]  # type: ignore[arg-type]
+            elif streamed.length is not None:
+                shown = [*headers, ("Content-Length", str(streamed.length))]
+            else:
+                shown = [*headers, ("Transfer-Encoding", "chunked")]
         request = Request(
             call.method,
             call.url_str,
             # Built as the editable map Request keeps (hooks may edit it), so it is not copied.
             _RequestHeaderMap._from_trusted_pairs(shown),
-            body or b"",
+            b"" if streamed is not None else (body or b""),  # type: ignore[arg-type]
+            stream=streamed is not None,
         )
         hop = Hop(
             timeout=timeout,
             wire_headers=tuple(headers),
             send_body=send_body,
-            replayable=call.method in _IDEMPOTENT,
+            replayable=call.method in _IDEMPOTENT and streamed is None,
             proxy=proxy,
             proxy_headers=proxy_headers,
+            body_stream=streamed,
         )
         return request, hop
 
     @staticmethod
-    def _after_request_hooks(request: Request, hop: Hop, body: bytes | None) -> Hop:
+    def _after_request_hooks(request: Request, hop: Hop, body: bytes | StreamedBody | None) -> Hop:
         """A request hook may change request.headers (amendment 4.8): send what it shows."""
-        wire = request.headers._wire_items()
+        wire = [
+            p
+            for p in request.headers._wire_items()
+            if not (hop.body_stream is not None and p[0].lower() == "transfer-encoding")
+        ]
         if tuple(wire) == hop.wire_headers:
             return hop
         _check_framing(wire, body)
@@ -770,6 +784,15 @@ class BaseClient:
         if drop_body:
             call.body = None
             call.headers = [p for p in call.headers if p[0].lower() not in _BODY_HEADERS]
+        elif isinstance(call.body, StreamedBody):
+            if not call.body.replayable:  # amendment 3.8
+                raise RequestError(
+                    f"cannot follow the {response.status_code} redirect of {call.method} "
+                    f"{call.url_str}: its body (an iterator or unseekable file) cannot be sent "
+                    "again",
+                    request=response.request,
+                )
+            call.body.rewind()
         if self._referer and not (call.url.scheme == "https" and target.scheme == "http"):
             call.referer = call.url_str  # never holds userinfo or a fragment (R11)
         else:
@@ -785,6 +808,10 @@ class BaseClient:
         """Seconds to wait before retrying a connect failure, or None to raise (api.md 13)."""
         if call.attempts >= self._retries or getattr(error, "_httpr_no_retry", False):
             return None
+        if isinstance(call.body, StreamedBody):
+            if not call.body.replayable:
+                return None  # the body may have been partly taken: never resent (api.md 13)
+            call.body.rewind()
         if not isinstance(error, (ConnectError, ConnectTimeout)):
             return None
         call.attempts += 1
@@ -812,7 +839,7 @@ class _Call:
     proxy_auth: tuple[str, str] | None
     client_cookies: list[tuple[str, str]]
     request_cookies: list[tuple[str, str]]
-    body: bytes | None
+    body: bytes | StreamedBody | None
     timeout: Timeout
     follow: bool
     proxies: ProxyConfig
@@ -970,7 +997,7 @@ def _with_params(url: URL, client: list[tuple[str, str]], request: ParamTypes | 
 
 def _encode_body(
     content: Any, data: Any, json: Any, files: Any = None
-) -> tuple[bytes | None, str | None]:
+) -> tuple[bytes | StreamedBody | None, str | None]:
     given = [
         n
         for n, v in (("content", content), ("data", data), ("json", json), ("files", files))
@@ -983,9 +1010,9 @@ def _encode_body(
     if files is not None:
         from ._multipart import encode_multipart
 
-        body = encode_multipart(data, files)
-        # Read now: streamed uploads (bounded memory) arrive with the streaming issue.
-        return body.read_all(), body.content_type
+        multipart = encode_multipart(data, files)
+        body = StreamedBody(multipart, multipart.content_length, multipart.is_replayable)
+        return body, multipart.content_type
     if content is not None:
         if isinstance(content, str):
             return content.encode("utf-8"), None
@@ -996,7 +1023,7 @@ def _encode_body(
             or hasattr(content, "__iter__")
             or hasattr(content, "__aiter__")
         ):
-            raise _not_yet("content from files or iterators", 7)
+            return streamed_body(content), None
         raise TypeError(
             f"content must be bytes, str, a file or an iterator, not {type(content).__name__}"
         )
@@ -1015,12 +1042,23 @@ def _encode_body(
     return None, None
 
 
-def _check_framing(wire: list[tuple[str, str]], body: bytes | None) -> None:
+def _check_framing(wire: Sequence[tuple[str, str]], body: bytes | StreamedBody | None) -> None:
+    """Framing is httpr's (api.md 4.2): a user Content-Length must match a known body length
+    and declares the length of a streamed one; a user Transfer-Encoding is refused."""
     for name, value in wire:
         lower = name.lower()
         if lower == "transfer-encoding":
             raise ValueError("headers: Transfer-Encoding is set by httpr, not by the caller")
-        if lower == "content-length" and (body is None or value != str(len(body))):
+        if lower != "content-length":
+            continue
+        if isinstance(body, StreamedBody):
+            if not value.isdigit() or not value.isascii():
+                raise ValueError(f"headers: Content-Length {value!r} is not a length")
+            if body.length is not None and body.length != int(value):
+                known = body.length
+                raise ValueError(f"headers: Content-Length {value!r} does not match {known} bytes")
+            body.length = int(value)  # declares the length of an iterator body
+        elif body is None or value != str(len(body)):
             size = "no body" if body is None else f"a body of {len(body)} bytes"
             raise ValueError(f"headers: Content-Length {value!r} does not match {size}")
 

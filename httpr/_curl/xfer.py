@@ -28,6 +28,10 @@ F_REPLAYABLE: int = lib.HTTPR_F_REPLAYABLE
 F_HEAD: int = lib.HTTPR_F_HEAD
 F_NOTIFY: int = lib.HTTPR_F_NOTIFY
 F_STREAM: int = lib.HTTPR_F_STREAM
+F_UPLOAD: int = lib.HTTPR_F_UPLOAD
+F_CHUNKED: int = lib.HTTPR_F_CHUNKED
+EAGAIN: int = lib.HTTPR_EAGAIN
+ECLOSED: int = lib.HTTPR_ECLOSED
 EV_HEAD: int = lib.HTTPR_EV_HEAD
 EV_DONE: int = lib.HTTPR_EV_DONE
 # api.md 7: iter_bytes() yields chunks as they arrive, up to 64 KiB each.
@@ -166,6 +170,7 @@ class Transfer:
         headers: bytes,
         body: bytes,
         flags: int,
+        declared_len: int | None = None,
     ) -> None:
         out = ffi.new("httpr_xfer **")
         check(
@@ -176,8 +181,8 @@ class Transfer:
                 url,
                 headers,
                 len(headers),
-                body,
-                len(body),
+                body if body else ffi.NULL,
+                len(body) if declared_len is None else declared_len,
                 flags,
                 out,
             ),
@@ -272,6 +277,29 @@ class Transfer:
                     return data
                 if rc != lib.HTTPR_ETIMEDOUT:
                     check(rc, "reading the stream")
+        except BaseException:
+            self.cancel()
+            raise
+
+    def feed(self, data: bytes, eof: bool, timeout_ms: int) -> tuple[int, int]:
+        """``(status, accepted)``: puts what fits of ``data`` into the upload ring."""
+        taken: Any = ffi.new("size_t *")
+        rc = lib.httpr_xfer_feed(self._ptr, data, len(data), 1 if eof else 0, taken, timeout_ms)
+        return rc, int(taken[0])
+
+    def feed_blocking(self, data: bytes, eof: bool) -> bool:
+        """Feeds all of ``data`` (waiting without the GIL in slices); False when the transfer
+        already ended, e.g. the server answered before reading the whole body."""
+        try:
+            while True:
+                rc, taken = self.feed(data, eof, WAIT_SLICE_MS)
+                if rc == ECLOSED:
+                    return False
+                if rc not in (0, lib.HTTPR_ETIMEDOUT):
+                    check(rc, "feeding the request body")
+                data = data[taken:]
+                if not data and (rc == 0):
+                    return True
         except BaseException:
             self.cancel()
             raise

@@ -31,6 +31,8 @@ class Hop:
     """The proxy of this hop (api.md 12), resolved by the client; None: direct."""
     proxy_headers: tuple[tuple[str, str], ...] = ()
     """Headers only the proxy sees (a user Proxy-Authorization, R3)."""
+    body_stream: Any = None
+    """A StreamedBody fed while the request is sent, instead of Request.content."""
 
 
 class BaseTransport:

@@ -11,15 +11,20 @@ import asyncio
 import threading
 from datetime import timedelta
 
+from .._content import StreamedBody
 from .._curl.engine import AsyncDispatcher, Engine
 from .._curl.errors import Failure, exception_for, is_retryable
 from .._curl.xfer import (
+    EAGAIN,
+    ECLOSED,
     EV_HEAD,
     F_BODY,
+    F_CHUNKED,
     F_HEAD,
     F_NOTIFY,
     F_REPLAYABLE,
     F_STREAM,
+    F_UPLOAD,
     HTTP_1_1,
     HTTP_2_ONLY,
     HTTP_DEFAULT,
@@ -28,7 +33,7 @@ from .._curl.xfer import (
     TransferOptions,
     version_name,
 )
-from .._exceptions import ClientClosed, RequestError
+from .._exceptions import ClientClosed, LocalProtocolError, RequestError
 from .._models import CaseInsensitiveHeaderMap, Request, Response, Timings
 from .base import BaseTransport, Hop
 
@@ -156,8 +161,15 @@ class CurlTransport(BaseTransport):
         flags = F_NOTIFY if notify else 0
         if stream:
             flags |= F_STREAM
+        declared: int | None = None
         if request.method == "HEAD":
             flags |= F_HEAD
+        elif hop.body_stream is not None:
+            flags |= F_BODY | F_UPLOAD  # fed from the body source (design.md 4)
+            declared = hop.body_stream.length
+            if declared is None:
+                flags |= F_CHUNKED
+                declared = 0
         elif hop.send_body:
             flags |= F_BODY
             if hop.replayable:
@@ -168,8 +180,9 @@ class CurlTransport(BaseTransport):
             request.method.encode("ascii"),
             request.url.encode("ascii"),
             _header_lines(hop),
-            request.content if hop.send_body else b"",
+            request.content if hop.send_body and hop.body_stream is None else b"",
             flags,
+            declared_len=declared,
         )
 
     def handle_request(self, request: Request, hop: Hop) -> Response:
@@ -177,6 +190,8 @@ class CurlTransport(BaseTransport):
         try:
             xfer = self._start(engine, request, hop, notify=False)
             try:
+                if hop.body_stream is not None:
+                    _feed(xfer, request, hop.body_stream)
                 xfer.wait()
                 res = xfer.result()
             finally:
@@ -194,7 +209,12 @@ class CurlTransport(BaseTransport):
             dispatcher.attach(loop)
             xfer = self._start(engine, request, hop, notify=True)
             try:
-                await dispatcher.wait(xfer)
+                if hop.body_stream is not None:
+                    await _afeed(xfer, dispatcher, request, hop.body_stream)
+                    while xfer.result_if_done() is None:  # DONE may have woken the feed
+                        await dispatcher.wait(xfer)
+                else:
+                    await dispatcher.wait(xfer)
                 res = xfer.result()
             finally:
                 xfer.free()
@@ -209,6 +229,8 @@ class CurlTransport(BaseTransport):
         try:
             xfer = self._start(engine, request, hop, notify=False, stream=True)
             stream = CurlStream(self, engine, xfer, request, hop, None)
+            if hop.body_stream is not None:
+                _feed(xfer, request, hop.body_stream)
             xfer.wait(EV_HEAD)
             return stream.head_response(), stream
         except BaseException:
@@ -228,6 +250,8 @@ class CurlTransport(BaseTransport):
             dispatcher.attach(loop)
             xfer = self._start(engine, request, hop, notify=True, stream=True)
             stream = CurlStream(self, engine, xfer, request, hop, dispatcher)
+            if hop.body_stream is not None:
+                await _afeed(xfer, dispatcher, request, hop.body_stream)
             while xfer.head() is None and not stream.finished_now():
                 await dispatcher.wait(xfer)
             return stream.head_response(), stream
@@ -397,6 +421,66 @@ class CurlStream:
             xfer.free()
         if engine is not None:
             self._transport._release(engine)
+
+
+def _length_error(request: Request, body: StreamedBody, sent: int) -> LocalProtocolError:
+    return LocalProtocolError(
+        f"the request body gave {sent} bytes but Content-Length declares {body.length} "
+        f"for {request.method} {request.url}",
+        request=request,
+    )
+
+
+def _feed(xfer: Transfer, request: Request, body: StreamedBody) -> None:
+    """Feeds a body source into the upload ring; a declared length must be met exactly."""
+    sent = 0
+    try:
+        for chunk in body.chunks():
+            sent += len(chunk)
+            if body.length is not None and sent > body.length:
+                raise _length_error(request, body, sent)
+            if not xfer.feed_blocking(chunk, eof=False):
+                return  # the transfer ended early (e.g. the server answered): its result says
+        if body.length is not None and sent != body.length:
+            raise _length_error(request, body, sent)
+        xfer.feed_blocking(b"", eof=True)
+    except BaseException:
+        xfer.cancel()  # the source failed (its own exception) or broke the framing
+        raise
+
+
+async def _afeed(
+    xfer: Transfer, dispatcher: AsyncDispatcher, request: Request, body: StreamedBody
+) -> None:
+    sent = 0
+    try:
+        async for chunk in body.achunks():
+            sent += len(chunk)
+            if body.length is not None and sent > body.length:
+                raise _length_error(request, body, sent)
+            if not await _afeed_chunk(xfer, dispatcher, chunk, eof=False):
+                return
+        if body.length is not None and sent != body.length:
+            raise _length_error(request, body, sent)
+        await _afeed_chunk(xfer, dispatcher, b"", eof=True)
+    except BaseException:
+        xfer.cancel()
+        raise
+
+
+async def _afeed_chunk(xfer: Transfer, dispatcher: AsyncDispatcher, data: bytes, eof: bool) -> bool:
+    while True:
+        rc, taken = xfer.feed(data, eof, 0)
+        if rc == ECLOSED:
+            return False
+        if rc == 0:
+            data = data[taken:]
+            if not data:
+                return True
+            continue
+        if rc != EAGAIN:  # Defensive: the C layer only answers 0, EAGAIN or ECLOSED here
+            raise RuntimeError(f"httpr: feeding the request body failed ({rc})")
+        await dispatcher.wait(xfer)  # SPACE, or DONE when the server answered early
 
 
 def _head_version(head: bytes) -> str:

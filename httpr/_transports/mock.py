@@ -32,10 +32,14 @@ class MockTransport(BaseTransport):
         self.handler = handler
 
     def handle_request(self, request: Request, hop: Hop) -> Response:
+        if hop.body_stream is not None:  # the handler gets the body read (api.md 2)
+            request._content = b"".join(hop.body_stream.chunks())
         return self._checked(self.handler(request))
 
     async def handle_async_request(self, request: Request, hop: Hop) -> Response:
         """For ``AsyncClient`` the handler may also be a coroutine function."""
+        if hop.body_stream is not None:
+            request._content = b"".join([c async for c in hop.body_stream.achunks()])
         response = self.handler(request)
         if inspect.isawaitable(response):
             response = await response

@@ -263,9 +263,6 @@ class ReadOnly:
         return out
 
 
-@pytest.mark.xfail(
-    strict=True, reason="multipart bodies are read whole until streamed uploads land (issue 7)"
-)
 def test_unknown_size_is_chunked(new_client: Any, server: Any) -> None:
     """api.md 4.4: a part whose size is unknown makes the body chunked (HTTP/1.1), without
     Content-Length."""

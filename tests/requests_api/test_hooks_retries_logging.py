@@ -464,9 +464,6 @@ def test_non_idempotent_request_on_stale_connection_never_resent(
     assert "not resent" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotImplementedError, reason="streamed request bodies land with issue 7"
-)
 def test_non_replayable_put_on_stale_connection_not_resent(
     new_client: Any, raw_server: Any
 ) -> None:

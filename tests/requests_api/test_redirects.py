@@ -214,9 +214,6 @@ def test_get_via_303_stays_get(new_client: Any, server: Any) -> None:
     assert echo(new_client().get(redirect(server.url, "/echo", 303)))["method"] == "GET"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotImplementedError, reason="streamed request bodies land with issue 7"
-)
 @pytest.mark.parametrize("code", [307, 308])
 def test_307_308_non_replayable_iterator_body_raises(
     new_client: Any, server: Any, raw_server: Any, code: int
@@ -233,9 +230,6 @@ def test_307_308_non_replayable_iterator_body_raises(
     assert c.get(f"{server.url}/echo").status_code == 200  # the client stays usable
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotImplementedError, reason="streamed request bodies land with issue 7"
-)
 def test_307_non_seekable_file_body_raises(new_client: Any, server: Any, raw_server: Any) -> None:
     """api.md 9 table: a non-seekable file cannot be resent on 307 -> RequestError."""
     target = target_server(raw_server)
@@ -245,9 +239,6 @@ def test_307_non_seekable_file_body_raises(new_client: Any, server: Any, raw_ser
     assert target.connections_accepted == 0
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotImplementedError, reason="streamed request bodies land with issue 7"
-)
 @pytest.mark.parametrize("code", [307, 308])
 def test_307_308_seekable_file_body_rewound(new_client: Any, server: Any, code: int) -> None:
     """api.md 9: file and seekable bodies are rewound and resent whole."""
@@ -257,9 +248,6 @@ def test_307_308_seekable_file_body_rewound(new_client: Any, server: Any, code: 
     assert body_bytes(r) == b"0123456789" * 10
 
 
-@pytest.mark.xfail(
-    strict=True, raises=NotImplementedError, reason="streamed request bodies land with issue 7"
-)
 def test_301_post_iterator_body_is_simply_dropped(new_client: Any, server: Any) -> None:
     """api.md 9: via 301/302/303 a POST body is dropped, so an iterator body is no problem."""
     r = new_client().post(
