@@ -706,14 +706,16 @@ class BaseClient:
         streamed = body if isinstance(body, StreamedBody) else None
         send_body = body is not None or call.method in _EMPTY_BODY_LENGTH
         shown = headers
+        framing: tuple[str, str] | None = None
         if send_body and not any(k.lower() == "content-length" for k, _ in headers):
             # libcurl adds the framing header; Request.headers shows what was sent (api.md 6).
             if streamed is None:
-                shown = [*headers, ("Content-Length", str(len(body or b"")))]  # type: ignore[arg-type]
+                framing = ("Content-Length", str(len(body or b"")))  # type: ignore[arg-type]
             elif streamed.length is not None:
-                shown = [*headers, ("Content-Length", str(streamed.length))]
+                framing = ("Content-Length", str(streamed.length))
             else:
-                shown = [*headers, ("Transfer-Encoding", "chunked")]
+                framing = ("Transfer-Encoding", "chunked")
+            shown = [*headers, framing]
         request = Request(
             call.method,
             call.url_str,
@@ -730,17 +732,14 @@ class BaseClient:
             proxy=proxy,
             proxy_headers=proxy_headers,
             body_stream=streamed,
+            shown_framing=framing,
         )
         return request, hop
 
     @staticmethod
     def _after_request_hooks(request: Request, hop: Hop, body: bytes | StreamedBody | None) -> Hop:
         """A request hook may change request.headers (amendment 4.8): send what it shows."""
-        wire = [
-            p
-            for p in request.headers._wire_items()
-            if not (hop.body_stream is not None and p[0].lower() == "transfer-encoding")
-        ]
+        wire = [p for p in request.headers._wire_items() if p != hop.shown_framing]
         if tuple(wire) == hop.wire_headers:
             return hop
         _check_framing(wire, body)

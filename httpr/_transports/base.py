@@ -33,6 +33,8 @@ class Hop:
     """Headers only the proxy sees (a user Proxy-Authorization, R3)."""
     body_stream: Any = None
     """A StreamedBody fed while the request is sent, instead of Request.content."""
+    shown_framing: tuple[str, str] | None = None
+    """The framing line Request.headers shows but libcurl writes (not a user header)."""
 
 
 class BaseTransport:

@@ -173,3 +173,24 @@ def test_early_response_stops_the_upload(raw_server) -> None:
         else:
             assert r.status_code == 413
     assert len(produced) < 10000  # the producer was not drained to the end
+
+
+def test_request_hooks_with_bodiless_and_streamed_bodies(make_client, server) -> None:
+    # Regression (found by the CLI, which needs hooks): the framing line Request.headers only
+    # shows (libcurl writes it) was re-checked after the hooks as if the user had set it.
+    seen = []
+
+    def hook(request: httpr.Request) -> None:
+        seen.append(
+            request.headers.get("content-length") or request.headers.get("transfer-encoding")
+        )
+
+    async def ahook(request: httpr.Request) -> None:
+        hook(request)
+
+    c = make_client(event_hooks={"request": [hook if make_client.kind == "sync" else ahook]})
+    assert c.put(f"{server.url}/echo").status_code == 200
+    assert c.post(f"{server.url}/echo", content=b"abc").json()["body"] == "abc"
+    if make_client.kind == "sync":
+        assert c.post(f"{server.url}/echo", content=iter([b"x", b"y"])).json()["body"] == "xy"
+    assert seen[:2] == ["0", "3"]
