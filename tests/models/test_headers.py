@@ -485,6 +485,6 @@ def test_request_map_is_a_header_map_with_the_same_repr() -> None:
 def test_request_copies_a_given_map() -> None:
     source = H({"A": "1"})
     request = Request("GET", "http://h/", source)
-    request.headers["B"] = "2"  # type: ignore[index]
+    request.headers["B"] = "2"
     assert source == {"a": "1"}
     assert request.headers == {"a": "1", "b": "2"}
