@@ -524,7 +524,11 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
     SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
     SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
     SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    SET(CURLOPT_PIPEWAIT, 1L);
+    /* design.md 5: wait for a multiplexed connection rather than open more; only where
+     * HTTP/2 is possible (https by ALPN, or http2_only). On http:// it made concurrent first
+     * requests queue behind one connection's outcome (found by the stress suite). */
+    if (strncmp(url, "https:", 6) == 0 || opts->http_version == HTTPR_HTTP_2_ONLY)
+        SET(CURLOPT_PIPEWAIT, 1L);
     SET(CURLOPT_URL, url);
 
     long verify = opts->verify ? 1L : 0L;

@@ -585,9 +585,10 @@ def test_ld04_threads_share_one_client(warm: TestServer) -> None:
     assert_baseline("LD-04", before, after)
 
 
-# -- found by LD-03: first requests to a new plain-http origin queue behind each other -------
+# -- found by LD-03: first requests to a new plain-http origin queued behind each other -----
+# (fixed: PIPEWAIT is now set only where HTTP/2 is possible; these are the regression tests)
 
-# csrc/xfer.c sets CURLOPT_PIPEWAIT=1 on every transfer (design.md 5, meant for HTTP/2). On an
+# csrc/xfer.c set CURLOPT_PIPEWAIT=1 on every transfer (design.md 5, meant for HTTP/2). On an
 # http:// origin, where no multiplexing can happen (no h2c), libcurl 7.88 then makes every
 # new transfer wait until the first connection's response head has arrived, instead of
 # opening another connection: concurrent requests on a fresh client run one after the other
@@ -629,7 +630,6 @@ def _concurrently(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason=_PIPEWAIT_BUG)
 def test_first_requests_to_a_new_http_origin_run_in_parallel(server: TestServer) -> None:
     # Repro: a fresh Client, 4 threads GET /delay?s=0.5 at once: one ends at 0.5 s, the
     # other three at ~1.0 s (they waited for the first response head, then ran).
@@ -641,7 +641,6 @@ def test_first_requests_to_a_new_http_origin_run_in_parallel(server: TestServer)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason=_PIPEWAIT_BUG)
 def test_no_pool_timeout_below_the_connection_cap(raw_server: Any) -> None:
     # Repro: 4 threads GET a server that never answers, Timeout(5, read=0.3, pool=0.1), on
     # a client allowing 100 connections: 3 of the 4 fail with PoolTimeout after 0.1 s.
