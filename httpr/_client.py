@@ -123,7 +123,8 @@ def validate_method(method: object) -> str:
     """Upper-cases a method and checks it is an RFC 9110 token other than CONNECT."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, not {type(method).__name__}")
-    upper = method.upper()
+    # ASCII first: "poſt".upper() is "POST" and "ﬀ".upper() is "FF" (found by fuzzing).
+    upper = method.upper() if method.isascii() else ""
     if not _TOKEN_RE.fullmatch(upper) or upper == "CONNECT":
         raise ValueError(
             f"Invalid HTTP method {method!r}: must be an RFC 9110 token other than CONNECT"

@@ -8,6 +8,7 @@ URL's length (no backtracking regex) and refused beyond ``MAX_URL_CHARS`` (R13).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import quote
 
@@ -72,8 +73,13 @@ class URL:
 
 def _encode_host(host: str, url: str) -> str:
     if host.startswith("["):
-        if not _IPV6.fullmatch(host):
-            raise InvalidURL(f"Invalid URL {url!r}: malformed IPv6 host {host!r}")
+        literal = host[1:-1].split("%25", 1)[0]
+        try:
+            if not _IPV6.fullmatch(host):
+                raise ValueError(host)
+            ipaddress.IPv6Address(literal)  # "[:::::]" or "[1.2.3]" are not addresses (fuzzing)
+        except ValueError:
+            raise InvalidURL(f"Invalid URL {url!r}: malformed IPv6 host {host!r}") from None
         return host.lower()
     if not host:
         raise InvalidURL(f"Invalid URL {url!r}: no host")
@@ -119,6 +125,11 @@ def parse_url(url: object) -> URL:
         )
     if _CONTROL.search(url):
         raise InvalidURL(f"Invalid URL {url!r}: control characters (CR, LF, NUL...) not allowed")
+    if not url.isascii():
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate cannot be percent-encoded (fuzzing)
+            raise InvalidURL(f"Invalid URL {url!r}: not encodable as UTF-8") from None
     if not rest.startswith("//"):
         raise InvalidURL(f"Invalid URL {url!r}: expected '//' and a host after the scheme")
     rest = rest[2:]
@@ -156,6 +167,8 @@ def parse_url(url: object) -> URL:
     if port_text is not None:
         if not port_text.isdigit() or not port_text.isascii():
             raise InvalidURL(f"Invalid URL {url!r}: the port {port_text!r} is not a number")
+        if len(port_text) > 5:  # before int(): Python refuses > 4,300 digits (fuzzing)
+            raise InvalidURL(f"Invalid URL {url!r}: the port is outside 1-65535")
         port = int(port_text)
         if not 1 <= port <= 65535:
             raise InvalidURL(f"Invalid URL {url!r}: the port {port} is outside 1-65535")

@@ -180,8 +180,12 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("proxy not established", _proxy_not_up, exc.ProxyError, _curl_text),
     Row(
-        "HTTP/0.9 reply",
-        lambda f: f.curlcode == lib.CURLE_UNSUPPORTED_PROTOCOL and "HTTP/0.9" in f.error,
+        "refused reply version",
+        # Schemes are checked in Python before any I/O (R9), so a 1 after connecting is the
+        # reply's fault: HTTP/0.9, or a version or status libcurl refuses (found by fuzzing).
+        lambda f: (
+            f.curlcode == lib.CURLE_UNSUPPORTED_PROTOCOL and ("HTTP/0.9" in f.error or f.connected)
+        ),
         exc.RemoteProtocolError,
         _curl_text,
     ),
@@ -218,6 +222,7 @@ ROWS: tuple[Row, ...] = (
             lib.CURLE_HTTP2,
             lib.CURLE_HTTP2_STREAM,
             lib.CURLE_OUT_OF_MEMORY,  # 7.88 reports a header line over 100 KiB as 27
+            lib.CURLE_BAD_FUNCTION_ARGUMENT,  # 7.88: a bare CR in a header name (fuzzing)
         ),
         exc.RemoteProtocolError,
         _curl_text,

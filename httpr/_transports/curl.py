@@ -33,7 +33,7 @@ from .._curl.xfer import (
     TransferOptions,
     version_name,
 )
-from .._exceptions import ClientClosed, LocalProtocolError, RequestError
+from .._exceptions import ClientClosed, LocalProtocolError, RemoteProtocolError, RequestError
 from .._models import CaseInsensitiveHeaderMap, Request, Response, Timings
 from .base import BaseTransport, Hop
 
@@ -292,7 +292,7 @@ class CurlTransport(BaseTransport):
                 error._httpr_no_retry = True  # type: ignore[attr-defined]  # api.md 13
             raise error
 
-        _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(res.head)
+        status, headers = _parse_head(request, res.head)
         if "content-encoding" in headers:
             # libcurl decoded the body (or failed with 61): headers describe content.
             headers = headers._without("content-encoding", "content-length")
@@ -360,7 +360,11 @@ class CurlStream:
             self.close()
             self._transport._response(self._request, self._hop, res)
             raise AssertionError("unreachable: a transfer without a head failed")  # Defensive
-        _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(head)
+        try:
+            status, headers = _parse_head(self._request, head)
+        except BaseException:
+            self.close()
+            raise
         if "content-encoding" in headers:
             headers = headers._without("content-encoding", "content-length")
         return Response._from_transport(
@@ -481,6 +485,19 @@ async def _afeed_chunk(xfer: Transfer, dispatcher: AsyncDispatcher, data: bytes,
         if rc != EAGAIN:  # Defensive: the C layer only answers 0, EAGAIN or ECLOSED here
             raise RuntimeError(f"httpr: feeding the request body failed ({rc})")
         await dispatcher.wait(xfer)  # SPACE, or DONE when the server answered early
+
+
+def _parse_head(request: Request, head: bytes) -> tuple[int, CaseInsensitiveHeaderMap]:
+    """Status and headers of a raw head; a status line libcurl let through but httpr cannot
+    read (``HTTP/1.1 200OK``) is the server's error (api.md 14), found by fuzzing."""
+    try:
+        _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(head)
+    except ValueError as e:
+        raise RemoteProtocolError(
+            f"malformed response status line ({e}) for {request.method} {request.url}",
+            request=request,
+        ) from None
+    return status, headers
 
 
 def _head_version(head: bytes) -> str:

@@ -401,7 +401,6 @@ def test_fz04_redirect_policy() -> None:
     assert budget.tally.get("Response", 0) > 0
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BAD_IPV6)
 def test_fz04_found_malformed_ipv6_location_is_remote_protocol_error() -> None:
     # Repro: a 302 with "Location: http://[:::::]/" raises ValueError("':::::' does not
     # appear to be an IPv4 or IPv6 address") from urllib.parse (the jar's _split_url).

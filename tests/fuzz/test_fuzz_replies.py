@@ -29,7 +29,7 @@ import pytest
 import httpr
 from httpr._curl import CURL
 from tests.fuzz._harness import FUZZ_SECONDS, FUZZ_TIMEOUT_SECONDS
-from tests.fuzz._replies import KNOWN_STATUS_LINE, TIMEOUT, Plan
+from tests.fuzz._replies import TIMEOUT, Plan
 
 pytestmark = pytest.mark.fuzz
 
@@ -168,7 +168,6 @@ def _first_failure(raw_server: Any, reply: bytes) -> BaseException | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_STATUS_LINE)
 def test_fz03_found_status_line_without_space_before_reason(raw_server: Any) -> None:
     # Repro: the server answers "HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n"; libcurl 7.88
     # takes status 200 (its sscanf reads three digits), then _from_raw_head raises
@@ -177,7 +176,6 @@ def test_fz03_found_status_line_without_space_before_reason(raw_server: Any) -> 
     assert error is None or isinstance(error, httpr.HTTPError), repr(error)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_UNSUPPORTED)
 @pytest.mark.parametrize(
     "reply",
     [
@@ -190,7 +188,6 @@ def test_fz03_found_bad_status_is_remote_protocol_error(raw_server: Any, reply: 
     assert isinstance(error, httpr.RemoteProtocolError), repr(error)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_CURLCODE_43)
 def test_fz03_found_cr_in_header_name_is_remote_protocol_error(raw_server: Any) -> None:
     error = _first_failure(raw_server, b"HTTP/1.1 200 OK\r\nA\rB: 1\r\nContent-Length: 0\r\n\r\n")
     assert isinstance(error, httpr.RemoteProtocolError), repr(error)

@@ -202,7 +202,6 @@ def test_fz02_header_and_request_construction() -> None:
     assert budget.tally.get("sent", 0) > 0  # some requests did reach the handler
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_METHOD_CASEFOLD)
 @pytest.mark.parametrize("method", ["po\u017ft", "\ufb00"])
 def test_fz02_found_non_ascii_method_is_refused(method: str) -> None:
     def handler(request: httpr.Request) -> httpr.Response:

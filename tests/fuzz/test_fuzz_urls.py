@@ -333,21 +333,18 @@ def test_fz01_parse_url() -> None:
 # -- the known bugs, pinned -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_SURROGATE)
 @pytest.mark.parametrize("text", ["http://h/\ud800", "http://h/?q=\udc80"])
 def test_fz01_found_surrogate_in_path_is_invalid_url(text: str) -> None:
     with pytest.raises(httpr.InvalidURL):
         parse_url(text)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_LONG_PORT)
 @pytest.mark.parametrize("text", ["http://h:" + "1" * 5000 + "/", "http://h:" + "0" * 4400 + "80/"])
 def test_fz01_found_very_long_port_is_invalid_url(text: str) -> None:
     with pytest.raises(httpr.InvalidURL):
         parse_url(text)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BAD_IPV6)
 @pytest.mark.parametrize("text", ["http://[:::::]/", "http://[1.2.3]/"])
 def test_fz01_found_malformed_ipv6_is_invalid_url(text: str) -> None:
     with pytest.raises(httpr.InvalidURL):

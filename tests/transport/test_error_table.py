@@ -53,7 +53,7 @@ CASES: list[tuple[str, dict[str, object], type[Exception]]] = [
     ),
     ("proxy not established", {"curlcode": 7, "reason": 0, "proxy": True}, httpr.ProxyError),
     (
-        "HTTP/0.9 reply",
+        "refused reply version",
         {"curlcode": 1, "reason": 0, "error": "Received HTTP/0.9 when not allowed"},
         httpr.RemoteProtocolError,
     ),
