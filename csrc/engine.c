@@ -172,7 +172,22 @@ int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
     pthread_mutex_unlock(&e->lock);
 
     if (x) {
+#if LIBCURL_VERSION_NUM < 0x080100
+        /* libcurl < 8.1.0 keeps header state across curl_easy_reset that a response whose
+         * first header line starts with whitespace turns into a double free
+         * (curl/curl#11101; found by FZ-03): any server could crash the process. A fresh
+         * handle per transfer avoids it; connections, DNS and TLS sessions live in the multi
+         * and the share, not in the handle. */
+        curl_easy_cleanup(x->easy);
+        x->easy = curl_easy_init();
+        if (!x->easy) {
+            httpr_xfer_destroy(x);
+            engine_unref(e);
+            return HTTPR_ENOMEM;
+        }
+#else
         curl_easy_reset(x->easy); /* R12: no option survives into the next request */
+#endif
     } else {
         x = calloc(1, sizeof(*x));
         if (!x) {

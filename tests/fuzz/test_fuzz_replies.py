@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 
 import httpr
-from httpr._curl import CURL
 from tests.fuzz._harness import FUZZ_SECONDS, FUZZ_TIMEOUT_SECONDS
 from tests.fuzz._replies import TIMEOUT, Plan
 
@@ -191,36 +190,3 @@ def test_fz03_found_bad_status_is_remote_protocol_error(raw_server: Any, reply: 
 def test_fz03_found_cr_in_header_name_is_remote_protocol_error(raw_server: Any) -> None:
     error = _first_failure(raw_server, b"HTTP/1.1 200 OK\r\nA\rB: 1\r\nContent-Length: 0\r\n\r\n")
     assert isinstance(error, httpr.RemoteProtocolError), repr(error)
-
-
-_CRASH_SCRIPT = """
-import httpr
-from tests.servers.raw import RawServer, serve_bytes
-
-good = serve_bytes(b"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n")
-evil = serve_bytes(b"HTTP/1.1 200 OK\\r\\n a:b\\r\\n\\r\\n")
-with RawServer(good) as g, RawServer(evil) as e, httpr.Client(timeout=5) as client:
-    client.get(g.url + "/")  # the easy handle now has a past
-    try:
-        client.get(e.url + "/")
-    except httpr.HTTPError:
-        pass
-    client.get(g.url + "/")
-print("survived")
-"""
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.xfail(CURL.version_num < 0x080100, strict=True, reason=KNOWN_CRASH)
-def test_fz03_found_crash_on_leading_obs_fold_after_reuse() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", _CRASH_SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=50,
-    )
-    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-500:]}"
-    assert "survived" in proc.stdout
