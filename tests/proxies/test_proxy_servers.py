@@ -200,9 +200,11 @@ def test_require_auth_answers_407(given: str | None, server: TestServer) -> None
         assert len(proxy.requests) == 1  # recorded even though refused
 
 
+# Only the local proxy receives bytes: it refuses these targets before any connection. The
+# IP literals are documentation ranges (RFC 5737, RFC 3849), never a private network.
 @pytest.mark.parametrize(
     "target",
-    ["http://example.invalid/", "http://10.0.0.1:8080/", "http://[2001:db8::1]/"],
+    ["http://example.invalid/", "http://192.0.2.1:8080/", "http://[2001:db8::1]/"],
 )
 def test_forward_refuses_non_loopback_targets(proxy: HTTPProxy, target: str) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=LONG_TIMEOUT)
