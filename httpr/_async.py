@@ -23,6 +23,7 @@ from ._client import (
     ParamTypes,
     RequestHeaderTypes,
     RequestParams,
+    _Call,
     _check_positive,
     _request_kwargs,
 )
@@ -164,28 +165,7 @@ class AsyncClient(BaseClient):
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
-        hooks = self._event_hooks
-        while True:
-            request, hop = self._hop(call)
-            if hooks["request"]:
-                for hook in hooks["request"]:
-                    await _awaited(hook, request)
-                hop = self._after_request_hooks(request, hop, call.body)
-            while True:
-                try:
-                    response = await self._send(request, hop)
-                    break
-                except (ConnectError, ConnectTimeout) as error:
-                    delay = self._retry_delay(call, error)
-                    if delay is None:
-                        raise
-                    await asyncio.sleep(delay)
-                    request, hop = self._hop(call)
-            response = self._received(call, request, response)
-            for hook in hooks["response"]:
-                await _awaited(hook, response)
-            if not self._redirect(call, response):
-                return self._final(call, response)
+        return await self._run(call, stream=False)
 
     def stream(self, method: str, url: str, **kwargs: Unpack[RequestParams]) -> _AsyncStreamContext:
         """``async with client.stream(method, url) as r``: the response once its final head
@@ -197,6 +177,12 @@ class AsyncClient(BaseClient):
         self, method: str, url: str, kwargs: dict[str, Any]
     ) -> AsyncStreamingResponse:
         call = self._start_call(method, url, **_request_kwargs(kwargs))
+        response = await self._run(call, stream=True)
+        assert isinstance(response, AsyncStreamingResponse)
+        return response
+
+    async def _run(self, call: _Call, *, stream: bool) -> Response:
+        """Client._run with await: hooks (async), retries, redirects."""
         hooks = self._event_hooks
         while True:
             request, hop = self._hop(call)
@@ -206,7 +192,10 @@ class AsyncClient(BaseClient):
                 hop = self._after_request_hooks(request, hop, call.body)
             while True:
                 try:
-                    response = await self._open_stream_hop(request, hop)
+                    if stream:
+                        response: Response = await self._open_stream_hop(request, hop)
+                    else:
+                        response = await self._send(request, hop)
                     break
                 except (ConnectError, ConnectTimeout) as error:
                     delay = self._retry_delay(call, error)
@@ -220,15 +209,16 @@ class AsyncClient(BaseClient):
                     await _awaited(hook, response)
                 follow = self._redirect(call, response)
             except BaseException:
-                response.close()
+                if isinstance(response, AsyncStreamingResponse):
+                    response.close()
                 raise
             if not follow:
-                self._final(call, response)
-                return response
-            try:
-                await response.aread()  # an intermediate hop: read under the size cap
-            finally:
-                response.close()
+                return self._final(call, response)
+            if isinstance(response, AsyncStreamingResponse):
+                try:
+                    await response.aread()  # an intermediate hop: read under the size cap
+                finally:
+                    response.close()
 
     async def _open_stream_hop(self, request: Request, hop: Hop) -> AsyncStreamingResponse:
         slots = self._concurrency_slots()

@@ -1104,28 +1104,7 @@ class Client(BaseClient):
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
-        hooks = self._event_hooks
-        while True:
-            request, hop = self._hop(call)
-            if hooks["request"]:
-                for hook in hooks["request"]:
-                    hook(request)
-                hop = self._after_request_hooks(request, hop, call.body)
-            while True:
-                try:
-                    response = self._transport.handle_request(request, hop)
-                    break
-                except (ConnectError, ConnectTimeout) as error:
-                    delay = self._retry_delay(call, error)
-                    if delay is None:
-                        raise
-                    time.sleep(delay)
-                    request, hop = self._hop(call)
-            response = self._received(call, request, response)
-            for hook in hooks["response"]:
-                hook(response)
-            if not self._redirect(call, response):
-                return self._final(call, response)
+        return self._run(call, stream=False)
 
     @contextlib.contextmanager
     def stream(
@@ -1146,6 +1125,14 @@ class Client(BaseClient):
 
     def _open_stream(self, method: str, url: str, **kwargs: Any) -> StreamingResponse:
         call = self._start_call(method, url, **_request_kwargs(kwargs))
+        response = self._run(call, stream=True)
+        assert isinstance(response, StreamingResponse)
+        return response
+
+    def _run(self, call: _Call, *, stream: bool) -> Response:
+        """The I/O loop of one call: hooks, retries, redirects (the policy is BaseClient's).
+        For a stream, each hop's body is read on demand; a hop that is followed is read
+        (under the size cap) and closed."""
         hooks = self._event_hooks
         while True:
             request, hop = self._hop(call)
@@ -1155,7 +1142,7 @@ class Client(BaseClient):
                 hop = self._after_request_hooks(request, hop, call.body)
             while True:
                 try:
-                    head, source = self._transport.open_stream(request, hop)
+                    response = self._send_hop(request, hop, stream)
                     break
                 except (ConnectError, ConnectTimeout) as error:
                     delay = self._retry_delay(call, error)
@@ -1163,22 +1150,29 @@ class Client(BaseClient):
                         raise
                     time.sleep(delay)
                     request, hop = self._hop(call)
-            response: StreamingResponse = StreamingResponse._from_head(head, source)
             try:
                 self._received(call, request, response)
                 for hook in hooks["response"]:
                     hook(response)
                 follow = self._redirect(call, response)
             except BaseException:
-                response.close()
+                if isinstance(response, StreamingResponse):
+                    response.close()
                 raise
             if not follow:
-                self._final(call, response)
-                return response
-            try:
-                response.read()  # an intermediate hop: read under the size cap, then discard
-            finally:
-                response.close()
+                return self._final(call, response)
+            if isinstance(response, StreamingResponse):
+                try:
+                    response.read()
+                finally:
+                    response.close()
+
+    def _send_hop(self, request: Request, hop: Hop, stream: bool) -> Response:
+        if not stream:
+            return self._transport.handle_request(request, hop)
+        head, source = self._transport.open_stream(request, hop)
+        response: StreamingResponse = StreamingResponse._from_head(head, source)
+        return response
 
     def get(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
         """``request("GET", url, ...)``."""
