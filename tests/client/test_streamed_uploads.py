@@ -8,6 +8,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -194,3 +195,41 @@ def test_request_hooks_with_bodiless_and_streamed_bodies(make_client, server) ->
     if make_client.kind == "sync":
         assert c.post(f"{server.url}/echo", content=iter([b"x", b"y"])).json()["body"] == "xy"
     assert seen[:2] == ["0", "3"]
+
+
+def test_slow_draining_server_applies_back_pressure_to_the_producer(raw_server) -> None:
+    # issue 7: a server that reads 64 KiB every 20 ms; the producer is throttled through the
+    # ring and the kernel buffers instead of the body piling up in memory, and the write
+    # timer (0.5 s) does not fire while bytes keep moving.
+    total = 8 * 1024 * 1024
+    produced_at: list[float] = []
+    drained = threading.Event()
+
+    def handler(sock: socket.socket) -> None:
+        read_request_head(sock)
+        got = 0
+        sock.settimeout(10)
+        while got < total:
+            data = sock.recv(65536)
+            if not data:
+                return
+            got += len(data)
+            time.sleep(0.02)
+        drained.set()
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def parts() -> Iterator[bytes]:
+        block = b"p" * 65536
+        for _ in range(total // len(block)):
+            produced_at.append(time.perf_counter())
+            yield block
+
+    srv = raw_server(handler)
+    start = time.perf_counter()
+    with httpr.Client(timeout=httpr.Timeout(10.0, write=0.5)) as c:
+        r = c.post(f"{srv.url}/slow", content=parts(), headers={"Content-Length": str(total)})
+    assert r.content == b"ok" and drained.is_set()
+    # Without back-pressure the generator would finish at once; with it, the last block is
+    # produced only after the server drained most of the body (the ring plus the socket
+    # buffers, a few MiB, are all that may run ahead).
+    assert produced_at[-1] - start > 0.5
