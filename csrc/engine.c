@@ -612,57 +612,46 @@ int httpr_engine_submit(httpr_engine *e, httpr_xfer *x)
     return 0;
 }
 
-void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x)
+/* Queues a command for the engine thread (any thread). The command holds a reference on x,
+ * since its owner may free it before the engine runs the command; a transfer that already
+ * ended has nothing to command, and one already on the list is not queued twice. */
+static void engine_command(httpr_engine *e, httpr_xfer *x, httpr_xfer **list, int *queued,
+                           httpr_xfer **next)
 {
     pthread_mutex_lock(&x->lock);
     int live = x->submitted && !(x->events & HTTPR_EV_DONE);
     if (live)
-        x->refs++; /* the command's, as for cancel */
+        x->refs++;
     pthread_mutex_unlock(&x->lock);
     if (!live)
         return;
     pthread_mutex_lock(&e->lock);
-    int queued = x->unpause_queued;
-    if (!queued) {
-        x->unpause_queued = 1;
-        x->unpause_next = e->unpauses;
-        e->unpauses = x;
+    int already = *queued;
+    if (!already) {
+        *queued = 1;
+        *next = *list;
+        *list = x;
     }
     int wake = e->thread_started && e->sleeping;
     if (wake)
         e->sleeping = 0;
     pthread_mutex_unlock(&e->lock);
-    if (queued)
+    if (already)
         httpr_engine_return_record(e, x);
     else if (wake)
         curl_multi_wakeup(e->multi);
+}
+
+void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x)
+{
+    engine_command(e, x, &e->unpauses, &x->unpause_queued, &x->unpause_next);
 }
 
 int httpr_engine_cancel(httpr_engine *e, httpr_xfer *x)
 {
     if (!e || !x || x->engine != e)
         return HTTPR_EINVAL;
-    pthread_mutex_lock(&x->lock);
-    int live = x->submitted && !(x->events & HTTPR_EV_DONE);
-    if (live)
-        x->refs++; /* the command's: x may be freed by its owner before the engine runs it */
-    pthread_mutex_unlock(&x->lock);
-    if (!live)
-        return 0; /* idempotent: a finished transfer has nothing to cancel */
-    pthread_mutex_lock(&e->lock);
-    int queued = x->cancel_queued;
-    if (!queued) {
-        x->cancel_queued = 1;
-        x->cmd_next = e->cancels;
-        e->cancels = x;
-    }
-    int wake = e->thread_started && e->sleeping;
-    if (wake)
-        e->sleeping = 0;
-    pthread_mutex_unlock(&e->lock);
-    if (queued)
-        httpr_engine_return_record(e, x);
-    else if (wake)
-        curl_multi_wakeup(e->multi);
+    /* Idempotent: a finished transfer has nothing to cancel. */
+    engine_command(e, x, &e->cancels, &x->cancel_queued, &x->cmd_next);
     return 0;
 }

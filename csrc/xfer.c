@@ -104,6 +104,18 @@ static int slist_add_lines(struct curl_slist **list, const char *lines, size_t l
     return 0;
 }
 
+/* The CLOCK_REALTIME instant timeout_ms from now, for pthread_cond_timedwait. */
+static void deadline_after(int timeout_ms, struct timespec *until)
+{
+    clock_gettime(CLOCK_REALTIME, until);
+    until->tv_sec += timeout_ms / 1000;
+    until->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec += 1;
+        until->tv_nsec -= 1000000000L;
+    }
+}
+
 /* ---- framing checks (R10, amendment 2.2) ---- */
 
 /* Content-Length: 1*DIGIT (RFC 9110 section 8.6). A list of equal values ("5, 5") is
@@ -733,13 +745,7 @@ int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
            httpr_now_us() < spin_until)
         sched_yield();
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec += 1;
-        until.tv_nsec -= 1000000000L;
-    }
+    deadline_after(timeout_ms, &until);
     int rc = 0;
     pthread_mutex_lock(&x->lock);
     while (!(x->events & want)) {
@@ -832,13 +838,7 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
         return HTTPR_EINVAL;
     *n = 0;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec += 1;
-        until.tv_nsec -= 1000000000L;
-    }
+    deadline_after(timeout_ms, &until);
     pthread_mutex_lock(&x->lock);
     while (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
         if (timeout_ms <= 0 ||
@@ -869,13 +869,7 @@ int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t
         return HTTPR_EINVAL;
     *accepted = 0;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec += 1;
-        until.tv_nsec -= 1000000000L;
-    }
+    deadline_after(timeout_ms, &until);
     pthread_mutex_lock(&x->lock);
     while (len && httpr_ring_space(&x->upring) == 0 && !(x->events & HTTPR_EV_DONE)) {
         if (timeout_ms <= 0 ||
