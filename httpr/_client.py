@@ -1069,6 +1069,39 @@ class Client(BaseClient):
     >>> with httpr.Client(timeout=5.0) as client:
     ...     r = client.get("http://127.0.0.1:8000/")
     ...     r.status_code, r.headers["content-type"]
+
+    One client keeps one connection pool, cookie jar and C engine thread (started at the
+    first request); reuse it rather than making one per request. Every argument is checked
+    here, before any I/O: a wrong type raises ``TypeError``, a bad value ``ValueError``,
+    each naming the parameter.
+
+    The first 18 parameters keep httpr 0.7.8's names, order and defaults (``None`` there
+    means "the default", except for ``timeout``):
+
+    - ``auth``: ``(user, password)`` for Basic auth; ``auth_bearer``: a Bearer token.
+    - ``params``, ``headers``, ``cookies``: sent with every request. ``headers`` is a
+      mapping or a sequence of ``(name, value)`` pairs; names keep their case on HTTP/1.1.
+    - ``cookie_store`` (``True``): keep an RFC 6265 cookie jar (``cookie_jar``).
+    - ``referer`` (``True``): send ``Referer`` on followed redirects.
+    - ``proxy``: ``http://``, ``https://``, ``socks4(a)://`` or ``socks5(h)://`` URL for
+      every request; otherwise ``HTTPR_PROXY`` or the ``*_proxy``/``NO_PROXY`` variables.
+    - ``timeout`` (``30.0``): seconds per phase, a ``Timeout``, or ``None`` for none.
+    - ``follow_redirects`` (``True``), ``max_redirects`` (``20``).
+    - ``verify`` (``True``): check certificates; ``False`` to skip, or a CA bundle path.
+    - ``ca_cert_file``: a PEM bundle that replaces the default trust store.
+    - ``client_pem`` / ``client_pem_data``: client certificate and key (path / bytes).
+    - ``https_only``: refuse ``http://``; ``http2_only`` / ``http1_only``: fix the version
+      (by default ``https://`` negotiates HTTP/2, ``http://`` uses HTTP/1.1).
+
+    Keyword-only: ``retries`` (extra attempts after a connect failure), ``max_response_size``
+    (cap on decoded body bytes, ``ResponseTooLarge`` beyond), ``max_connections`` (``100``),
+    ``max_connections_per_host``, ``keepalive_expiry`` (``60.0`` s), ``trust_env`` (read
+    ``HTTPR_*`` and proxy variables, once, here), ``base_url`` (prefix for relative URLs),
+    ``event_hooks`` (``{"request": [f], "response": [g]}``) and ``transport``
+    (``MockTransport`` for tests).
+
+    ``close()`` (or leaving the ``with`` block) lets transfers in flight finish and refuses
+    new ones with ``ClientClosed``.
     """
 
     def request(
@@ -1088,7 +1121,27 @@ class Client(BaseClient):
         timeout: TimeoutTypes | object = _CLIENT,
         follow_redirects: bool | None = None,
     ) -> Response:
-        """Sends one request and returns its response with the body read and decoded."""
+        """Sends one request and returns its response with the body read and decoded.
+
+        ``method`` is any HTTP token (upper-cased); ``url`` a ``str``, absolute or relative
+        to ``base_url``. Keywords, each for this request only:
+
+        - ``params``: query parameters (mapping or pairs), added to the URL's own query.
+        - ``headers``: merged over the client's; a value of ``None`` removes that header.
+        - ``cookies``: explicit cookies, merged with the client's and the jar's.
+        - the body, at most one of ``content`` (bytes, str, an iterator or a file),
+          ``data`` (form fields), ``json``, ``files`` (multipart; combines with ``data``).
+        - ``auth`` / ``auth_bearer``: replace the client's credentials.
+        - ``timeout``: replaces the client's (``None``: the client's value).
+        - ``follow_redirects``: replaces the client's (``None``: the client's value).
+
+        >>> r = client.request("POST", "http://127.0.0.1:8000/items", json={"name": "a"})
+        >>> r.raise_for_status().json()
+
+        Bad arguments raise ``TypeError`` / ``ValueError`` before I/O; failures raise a
+        subclass of ``httpr.RequestError``. A non-2xx status is returned, not raised: see
+        ``Response.raise_for_status()``.
+        """
         call = self._start_call(
             method,
             url,
@@ -1211,7 +1264,9 @@ class Client(BaseClient):
         self._transport.close()
 
     def __enter__(self) -> Self:
+        """Returns the client itself: ``with httpr.Client() as client: ...``."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Calls ``close()``."""
         self.close()
