@@ -198,6 +198,7 @@ class StreamingResponse(Response):
             yield data
 
     def __iter__(self) -> Iterator[bytes]:
+        """``iter_bytes()``: ``for chunk in r: ...``."""
         return self.iter_bytes()
 
     def read(self) -> bytes:
@@ -265,17 +266,26 @@ class StreamingResponse(Response):
 
     @property
     def content(self) -> bytes:
+        """The bytes ``read()`` returned; before ``read()``, ``ResponseNotRead``."""
         if self._content is None:
             raise ResponseNotRead()
         return self._content
 
     @property
     def text(self) -> str:
+        """``content`` decoded as ``Response.text`` does; before ``read()``,
+        ``ResponseNotRead``."""
         if self._content is None:
             raise ResponseNotRead()
         return super().text
 
     def json(self, **kwargs: Any) -> Any:
+        """``json.loads(content, **kwargs)``; before ``read()``, ``ResponseNotRead``.
+
+        >>> with client.stream("GET", url) as r:
+        ...     r.read()
+        ...     doc = r.json()
+        """
         if self._content is None:
             raise ResponseNotRead()
         return _json.loads(self._content, **kwargs)
@@ -296,9 +306,11 @@ class StreamingResponse(Response):
             on_close()
 
     def __enter__(self) -> StreamingResponse:
+        """Returns the response itself."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Calls ``close()``, also when the block raised."""
         self.close()
 
 
@@ -307,6 +319,13 @@ class AsyncStreamingResponse(StreamingResponse):
     blocking the loop; the blocking forms also work (as in 0.7.8) but block it."""
 
     def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Async ``iter_bytes()``: decoded chunks as they arrive (<= 64 KiB) when
+        ``chunk_size`` is None, else exactly ``chunk_size`` bytes except the last.
+
+        >>> async with client.stream("GET", url) as r:
+        ...     async for chunk in r.aiter_bytes():
+        ...         sink.write(chunk)
+        """
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self._check_open()
@@ -331,9 +350,11 @@ class AsyncStreamingResponse(StreamingResponse):
             yield data
 
     def __aiter__(self) -> AsyncIterator[bytes]:
+        """``aiter_bytes()``: ``async for chunk in r: ...``."""
         return self.aiter_bytes()
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+        """Async ``iter_text()``: chunks decoded incrementally with the stream's encoding."""
         decoder = codecs.getincrementaldecoder(self._stream_encoding())(errors="replace")
         async for chunk in self.aiter_bytes(chunk_size):
             text = decoder.decode(chunk)
@@ -344,6 +365,7 @@ class AsyncStreamingResponse(StreamingResponse):
             yield tail
 
     async def aiter_lines(self) -> AsyncIterator[str]:
+        """Async ``iter_lines()``: each line with its terminator; only "\\n" ends a line."""
         pending = ""
         async for text in self.aiter_text():
             pending += text
@@ -357,6 +379,7 @@ class AsyncStreamingResponse(StreamingResponse):
             yield pending
 
     async def aread(self) -> bytes:
+        """Async ``read()``: the rest of the body; after an earlier read, the same bytes."""
         if self._closed:
             raise StreamClosed()
         if self._content is not None:
@@ -373,4 +396,5 @@ class AsyncStreamingResponse(StreamingResponse):
         return self._content
 
     async def aclose(self) -> None:
+        """Async ``close()``: idempotent; mid-body it aborts the transfer."""
         self.close()
