@@ -54,8 +54,14 @@ class AsyncClient(BaseClient):
     >>> async with httpr.AsyncClient() as client:
     ...     responses = await asyncio.gather(*(client.get(u) for u in urls))
 
-    ``max_concurrency`` caps this client's transfers in flight (first come, first served,
-    without blocking the loop); waiting for a slot is the pool phase of the timeout.
+    ``max_concurrency`` (``64``) caps this client's transfers in flight (first come, first
+    served, without blocking the loop); waiting for a slot is the pool phase of the timeout.
+    ``None`` means no cap beyond ``max_connections``. The other parameters, their defaults
+    and their checks are those of ``httpr.Client`` (see ``help(httpr.Client)``).
+
+    All I/O runs on the client's C engine thread, never in a thread pool: awaiting never
+    blocks the loop, and cancelling a task (``asyncio.wait_for``, ``asyncio.timeout``)
+    aborts its transfer. Event hooks must be async callables. Use one event loop at a time.
     """
 
     def __init__(
@@ -147,8 +153,11 @@ class AsyncClient(BaseClient):
     ) -> Response:
         """Sends one request and returns its response with the body read and decoded.
 
+        The keywords are those of ``Client.request`` (see ``help(httpr.Client.request)``).
         Bad input raises when the coroutine runs, still before any I/O. Cancelling the
         task aborts the transfer at once (its HTTP/1.1 connection is closed).
+
+        >>> r = await client.request("GET", "http://127.0.0.1:8000/")
         """
         call = self._start_call(
             method,
@@ -325,9 +334,11 @@ class AsyncClient(BaseClient):
         self._transport.close()
 
     async def __aenter__(self) -> Self:
+        """Returns the client itself: ``async with httpr.AsyncClient() as client: ...``."""
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Awaits ``aclose()``."""
         await self.aclose()
 
 
