@@ -412,6 +412,7 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
         return isinstance(key, str) and key.lower() in self._index
 
     def __iter__(self) -> Iterator[str]:
+        """The distinct names, lowercase, in order of first appearance."""
         return iter(self._index)
 
     def __len__(self) -> int:

@@ -41,6 +41,7 @@ class BaseTransport:
     """Sends one request and returns its response; never follows redirects."""
 
     def handle_request(self, request: Request, hop: Hop) -> Response:
+        """Sends one hop for ``Client`` and returns its response with the body read."""
         raise NotImplementedError  # Defensive: abstract
 
     async def handle_async_request(self, request: Request, hop: Hop) -> Response:
@@ -56,6 +57,7 @@ class BaseTransport:
         return response, BytesSource(response._content or b"")
 
     async def open_async_stream(self, request: Request, hop: Hop) -> tuple[Response, Any]:
+        """``open_stream`` for ``AsyncClient``, without blocking the event loop."""
         from .._streams import BytesSource
 
         response = await self.handle_async_request(request, hop)

@@ -24,6 +24,15 @@ class MockTransport(BaseTransport):
     >>> def handler(request):
     ...     return httpr.Response(200, content=b"hello")
     >>> client = httpr.Client(transport=httpr.MockTransport(handler))
+
+    Nothing goes to the network. The handler gets each hop's ``Request`` (its body read
+    into ``content``) and returns a ``Response``; everything the client does with a real
+    response still happens: redirects, cookies, auth, event hooks, the size cap, and
+    ``stream()`` serves the content as a stream. The handler may raise (e.g.
+    ``httpr.ConnectError("refused")``) to simulate a failure; the exception propagates as
+    itself. Returning anything but a ``Response`` raises ``TypeError``. With
+    ``AsyncClient`` the handler may be a coroutine function. Timeouts, pool limits,
+    proxies and TLS settings are validated but not applied.
     """
 
     def __init__(self, handler: Handler) -> None:
@@ -32,6 +41,7 @@ class MockTransport(BaseTransport):
         self.handler = handler
 
     def handle_request(self, request: Request, hop: Hop) -> Response:
+        """Called by the client for each hop: the handler's response, type-checked."""
         if hop.body_stream is not None:  # the handler gets the body read (api.md 2)
             request._content = b"".join(hop.body_stream.chunks())
         return self._checked(self.handler(request))
