@@ -33,7 +33,14 @@ _REQUEST_KWARGS = frozenset(
 def request(method: str, url: str, **kwargs: Any) -> Response:
     """Sends one request with a client made for it and closed after it.
 
-    >>> r = httpr.request("GET", "http://127.0.0.1:8000/")
+    >>> r = httpr.request("GET", "http://127.0.0.1:8000/", params={"q": "x"}, timeout=5)
+    >>> r.status_code, r.text
+
+    ``kwargs`` may hold every keyword of ``Client.request`` and every ``Client``
+    constructor parameter (``verify``, ``proxy``, ``max_response_size``...); a name that is
+    both (``headers``, ``params``, ``timeout``...) applies to the request. Unknown names
+    raise ``TypeError``. Nothing is kept between calls (no pool, no cookies): for more than
+    one request, use a ``Client``.
     """
     request_kwargs = {k: v for k, v in kwargs.items() if k in _REQUEST_KWARGS}
     client_kwargs = {k: v for k, v in kwargs.items() if k not in _REQUEST_KWARGS}
@@ -76,7 +83,10 @@ def delete(url: str, **kwargs: Any) -> Response:
 
 
 def post(url: str, **kwargs: Any) -> Response:
-    """``request("POST", url, ...)``."""
+    """``request("POST", url, ...)``.
+
+    >>> httpr.post("http://127.0.0.1:8000/items", json={"name": "a"}).status_code
+    """
     return request("POST", url, **kwargs)
 
 
