@@ -189,6 +189,57 @@ typedef struct {
     int64_t threads;
 } httpr_counters;
 
+/* SEC-19 (security.md section 2): a copy of each security-relevant value the record applied
+ * to its easy handle for the current transfer, noted as it was passed to curl_easy_setopt
+ * (libcurl cannot be asked for an option's value). Reset at every setup, so a recycled record
+ * shows only what this transfer applied. Options never set read HTTPR_OPT_UNSET; string
+ * options read their length (HTTPR_OPT_NULL: set to NULL); callbacks and lists read 1
+ * (set) or 0 (set to NULL). */
+#define HTTPR_OPT_UNSET (-2)
+#define HTTPR_OPT_NULL (-1)
+typedef struct {
+    uint64_t uses;             /* transfers this record was set up for, this one included */
+    char protocols[32];        /* PROTOCOLS_STR ("" unless set; truncated past 31) */
+    char redir_protocols[32];  /* REDIR_PROTOCOLS_STR */
+    long followlocation;
+    long autoreferer;
+    long unrestricted_auth;
+    long http09_allowed;
+    long netrc;
+    long httpauth;
+    long ssl_verifypeer;
+    long ssl_verifyhost;
+    long proxy_ssl_verifypeer;
+    long proxy_ssl_verifyhost;
+    long sslversion;
+    long proxy_sslversion;
+    long cainfo;               /* lengths of the string options */
+    long capath;
+    long proxy_cainfo;
+    long proxy_capath;
+    long ssl_ctx_function;     /* the CN-only hook (R8) */
+    long proxy;
+    long noproxy;
+    long headeropt;
+    long proxyuserpwd;
+    long connecttimeout_ms;
+    long accept_encoding;
+    long http_content_decoding;
+    long nosignal;
+    long nobody;
+    long readfunction;
+    long seekfunction;
+    long httpheader;
+    long expect_empty;         /* 1: the HTTPHEADER list applied holds an empty "Expect:" */
+    long cookiefile;           /* the "never set" group */
+    long cookiejar;
+    long cookielist;
+    long verbose;
+    long debugfunction;
+    long maxfilesize;
+    long maxfilesize_large;
+} httpr_baseline;
+
 /* init.c */
 int httpr_global_init(void);
 int httpr_curl_info_get(httpr_curl_info *out);
@@ -229,6 +280,8 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
  * HTTPR_ECLOSED when the transfer already ended (e.g. the server answered early). */
 int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t *accepted,
                     int timeout_ms);
+/* SEC-19: the baseline copy of the transfer set up last (valid from setup to free). */
+int httpr_xfer_baseline(httpr_xfer *x, httpr_baseline *out);
 void httpr_xfer_free(httpr_xfer *x);
 
 /* ring.c: a bounded byte ring (streaming buffers, design.md section 4) */

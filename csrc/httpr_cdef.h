@@ -49,6 +49,11 @@
 #define CURL_HTTP_VERSION_1_1 ...
 #define CURL_HTTP_VERSION_2_0 ...
 #define CURL_HTTP_VERSION_3 ...
+/* what SEC-19 compares the option baseline with (security.md 2) */
+#define CURL_NETRC_IGNORED ...
+#define CURLHEADER_SEPARATE ...
+#define CURL_SSLVERSION_TLSv1_2 ...
+#define CURLAUTH_ANY ...
 
 typedef enum {
     CURLE_OK,
@@ -166,6 +171,52 @@ typedef struct {
     int64_t threads;
 } httpr_counters;
 
+#define HTTPR_OPT_UNSET ...
+#define HTTPR_OPT_NULL ...
+
+typedef struct {
+    uint64_t uses;
+    char protocols[32];
+    char redir_protocols[32];
+    long followlocation;
+    long autoreferer;
+    long unrestricted_auth;
+    long http09_allowed;
+    long netrc;
+    long httpauth;
+    long ssl_verifypeer;
+    long ssl_verifyhost;
+    long proxy_ssl_verifypeer;
+    long proxy_ssl_verifyhost;
+    long sslversion;
+    long proxy_sslversion;
+    long cainfo;
+    long capath;
+    long proxy_cainfo;
+    long proxy_capath;
+    long ssl_ctx_function;
+    long proxy;
+    long noproxy;
+    long headeropt;
+    long proxyuserpwd;
+    long connecttimeout_ms;
+    long accept_encoding;
+    long http_content_decoding;
+    long nosignal;
+    long nobody;
+    long readfunction;
+    long seekfunction;
+    long httpheader;
+    long expect_empty;
+    long cookiefile;
+    long cookiejar;
+    long cookielist;
+    long verbose;
+    long debugfunction;
+    long maxfilesize;
+    long maxfilesize_large;
+} httpr_baseline;
+
 int httpr_global_init(void);
 int httpr_curl_info_get(httpr_curl_info *out);
 int httpr_counters_get(httpr_counters *out);
@@ -192,6 +243,7 @@ int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status)
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
 int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t *accepted,
                     int timeout_ms);
+int httpr_xfer_baseline(httpr_xfer *x, httpr_baseline *out);
 void httpr_xfer_free(httpr_xfer *x);
 
 const char *curl_easy_strerror(CURLcode code);

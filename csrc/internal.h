@@ -94,6 +94,7 @@ struct httpr_xfer {
     int curlcode;
     int reason;
     httpr_result result; /* filled at DONE */
+    httpr_baseline baseline; /* SEC-19: what setopt_all applied (caller thread, before submit) */
 };
 
 struct httpr_engine {

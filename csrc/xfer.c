@@ -510,6 +510,125 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x)
     httpr_ring_free(&x->upring);
 }
 
+/* ---- SEC-19: the copy of the security-relevant options applied (security.md 2) ---- */
+
+/* (option, field) for each value kept: L a long (curl_off_t is long on LP64), S a string
+ * (kept as its length), P a callback or list (kept as set / NULL). */
+#define BASELINE_OPTIONS(L, S, P)                                                                  \
+    L(CURLOPT_FOLLOWLOCATION, followlocation)                                                      \
+    L(CURLOPT_AUTOREFERER, autoreferer)                                                            \
+    L(CURLOPT_UNRESTRICTED_AUTH, unrestricted_auth)                                                \
+    L(CURLOPT_HTTP09_ALLOWED, http09_allowed)                                                      \
+    L(CURLOPT_NETRC, netrc)                                                                        \
+    L(CURLOPT_HTTPAUTH, httpauth)                                                                  \
+    L(CURLOPT_SSL_VERIFYPEER, ssl_verifypeer)                                                      \
+    L(CURLOPT_SSL_VERIFYHOST, ssl_verifyhost)                                                      \
+    L(CURLOPT_PROXY_SSL_VERIFYPEER, proxy_ssl_verifypeer)                                          \
+    L(CURLOPT_PROXY_SSL_VERIFYHOST, proxy_ssl_verifyhost)                                          \
+    L(CURLOPT_SSLVERSION, sslversion)                                                              \
+    L(CURLOPT_PROXY_SSLVERSION, proxy_sslversion)                                                  \
+    S(CURLOPT_CAINFO, cainfo)                                                                      \
+    S(CURLOPT_CAPATH, capath)                                                                      \
+    S(CURLOPT_PROXY_CAINFO, proxy_cainfo)                                                          \
+    S(CURLOPT_PROXY_CAPATH, proxy_capath)                                                          \
+    P(CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_function)                                                  \
+    S(CURLOPT_PROXY, proxy)                                                                        \
+    S(CURLOPT_NOPROXY, noproxy)                                                                    \
+    L(CURLOPT_HEADEROPT, headeropt)                                                                \
+    S(CURLOPT_PROXYUSERPWD, proxyuserpwd)                                                          \
+    L(CURLOPT_CONNECTTIMEOUT_MS, connecttimeout_ms)                                                \
+    S(CURLOPT_ACCEPT_ENCODING, accept_encoding)                                                    \
+    L(CURLOPT_HTTP_CONTENT_DECODING, http_content_decoding)                                        \
+    L(CURLOPT_NOSIGNAL, nosignal)                                                                  \
+    L(CURLOPT_NOBODY, nobody)                                                                      \
+    P(CURLOPT_READFUNCTION, readfunction)                                                          \
+    P(CURLOPT_SEEKFUNCTION, seekfunction)                                                          \
+    P(CURLOPT_HTTPHEADER, httpheader)                                                              \
+    S(CURLOPT_COOKIEFILE, cookiefile)                                                              \
+    S(CURLOPT_COOKIEJAR, cookiejar)                                                                \
+    S(CURLOPT_COOKIELIST, cookielist)                                                              \
+    L(CURLOPT_VERBOSE, verbose)                                                                    \
+    P(CURLOPT_DEBUGFUNCTION, debugfunction)                                                        \
+    L(CURLOPT_MAXFILESIZE, maxfilesize)                                                            \
+    L(CURLOPT_MAXFILESIZE_LARGE, maxfilesize_large)
+
+/* The value passed to curl_easy_setopt, seen as each kind (the others read as 0/NULL). */
+#define BASELINE_AS_LONG(v) _Generic((v), long: (v), default: 0L)
+#define BASELINE_AS_STR(v) _Generic((v), char *: (v), const char *: (v), default: (const char *)0)
+#define BASELINE_AS_SET(v) _Generic((v), long: 0L, default: (long)((v) != 0))
+
+/* Setup starts a new copy: nothing applied yet. */
+static void baseline_begin(httpr_xfer *x)
+{
+    httpr_baseline *b = &x->baseline;
+    uint64_t uses = b->uses + 1;
+    memset(b, 0, sizeof(*b));
+    b->uses = uses;
+#define BASELINE_UNSET(opt, field) b->field = HTTPR_OPT_UNSET;
+    BASELINE_OPTIONS(BASELINE_UNSET, BASELINE_UNSET, BASELINE_UNSET)
+#undef BASELINE_UNSET
+    b->expect_empty = 0;
+}
+
+static void baseline_copy_str(char *dst, size_t cap, const char *s)
+{
+    size_t n = s ? strnlen(s, cap - 1) : 0;
+    memcpy(dst, s ? s : "", n);
+    dst[n] = '\0';
+}
+
+/* An empty "Expect:" among the request's header lines (the list HTTPHEADER was given). */
+static long headers_have_empty_expect(const struct curl_slist *l)
+{
+    for (; l; l = l->next) {
+        const char *v;
+        size_t n, len = strlen(l->data);
+        if (!header_name_is(l->data, len, "expect", 6))
+            continue;
+        header_value(l->data, len, 6, &v, &n);
+        if (n == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Called by SET after libcurl accepted the option: keeps the value applied. */
+static void baseline_note(httpr_xfer *x, CURLoption opt, long lv, const char *sv, long set)
+{
+    httpr_baseline *b = &x->baseline;
+    (void)lv;
+    (void)sv;
+    (void)set;
+    switch (opt) {
+#define BASELINE_L(o, field)                                                                       \
+    case o:                                                                                        \
+        b->field = lv;                                                                             \
+        break;
+#define BASELINE_S(o, field)                                                                       \
+    case o:                                                                                        \
+        b->field = sv ? (long)strlen(sv) : HTTPR_OPT_NULL;                                         \
+        break;
+#define BASELINE_P(o, field)                                                                       \
+    case o:                                                                                        \
+        b->field = set;                                                                            \
+        break;
+        BASELINE_OPTIONS(BASELINE_L, BASELINE_S, BASELINE_P)
+#undef BASELINE_L
+#undef BASELINE_S
+#undef BASELINE_P
+    case CURLOPT_PROTOCOLS_STR:
+        baseline_copy_str(b->protocols, sizeof(b->protocols), sv);
+        break;
+    case CURLOPT_REDIR_PROTOCOLS_STR:
+        baseline_copy_str(b->redir_protocols, sizeof(b->redir_protocols), sv);
+        break;
+    default:
+        break;
+    }
+    if (opt == CURLOPT_HTTPHEADER) /* the only list ever given is the record's own */
+        b->expect_empty = set ? headers_have_empty_expect(x->headers) : 0;
+}
+
 static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char *method,
                            const char *url)
 {
@@ -517,9 +636,13 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
     CURLcode rc = CURLE_OK;
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
-        if ((rc = curl_easy_setopt(h, opt, val)) != CURLE_OK)                                      \
+        __auto_type v_ = (val);                                                                    \
+        if ((rc = curl_easy_setopt(h, opt, v_)) != CURLE_OK)                                       \
             return rc;                                                                             \
+        baseline_note(x, opt, BASELINE_AS_LONG(v_), BASELINE_AS_STR(v_), BASELINE_AS_SET(v_));     \
     } while (0)
+
+    baseline_begin(x);
 
     /* design.md section 9 / security.md section 2: the full baseline on every transfer, so a
      * recycled handle is never weaker than a fresh one (R12). */
@@ -895,6 +1018,14 @@ int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t
     if (unpause) /* outside the record lock: lock order is engine -> record */
         httpr_engine_request_unpause(x->engine, x);
     *accepted = n;
+    return 0;
+}
+
+int httpr_xfer_baseline(httpr_xfer *x, httpr_baseline *out)
+{
+    if (!x || !out)
+        return HTTPR_EINVAL;
+    *out = x->baseline; /* written before submit, never changed while in flight */
     return 0;
 }
 

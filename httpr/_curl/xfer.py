@@ -13,7 +13,15 @@ from typing import Any
 from . import ffi, lib
 from .engine import Engine, check
 
-__all__ = ["Result", "Transfer", "TransferOptions", "WAIT_SLICE_MS", "version_name"]
+__all__ = [
+    "OPT_NULL",
+    "OPT_UNSET",
+    "Result",
+    "Transfer",
+    "TransferOptions",
+    "WAIT_SLICE_MS",
+    "version_name",
+]
 
 # How long one wait blocks without the GIL before Python looks at signals again. Ctrl-C
 # must land within 200 ms (issue 3); design.md section 1 allows slices up to 100 ms.
@@ -34,6 +42,10 @@ EAGAIN: int = lib.HTTPR_EAGAIN
 ECLOSED: int = lib.HTTPR_ECLOSED
 EV_HEAD: int = lib.HTTPR_EV_HEAD
 EV_DONE: int = lib.HTTPR_EV_DONE
+# SEC-19 (Transfer.baseline): an option the record never set; a string option set to NULL.
+OPT_UNSET: int = lib.HTTPR_OPT_UNSET
+OPT_NULL: int = lib.HTTPR_OPT_NULL
+_BASELINE_FIELDS = tuple(name for name, _ in ffi.typeof("httpr_baseline").fields)
 # api.md 7: iter_bytes() yields chunks as they arrive, up to 64 KiB each.
 STREAM_CHUNK_BYTES = 64 * 1024
 
@@ -303,6 +315,27 @@ class Transfer:
         except BaseException:
             self.cancel()
             raise
+
+    def baseline(self) -> dict[str, int | str]:
+        """SEC-19: the copy the C record kept of each security-relevant option it applied to
+        this transfer's easy handle (security.md section 2), field by field.
+
+        Longs as applied; string options as their length (``OPT_NULL``: set to NULL);
+        callbacks and lists as 1/0; ``OPT_UNSET`` for an option this transfer never set;
+        ``protocols``/``redir_protocols`` as text; ``uses``: transfers the record served.
+        A debugging and test aid: it reads the record, never the network.
+        """
+        raw: Any = ffi.new("httpr_baseline *")
+        check(lib.httpr_xfer_baseline(self._ptr, raw), "reading the option baseline")
+        out: dict[str, int | str] = {}
+        for name in _BASELINE_FIELDS:
+            value = getattr(raw, name)
+            out[name] = (
+                ffi.string(value).decode("ascii", "replace")
+                if name.endswith("protocols")
+                else int(value)
+            )
+        return out
 
     @staticmethod
     def chunk_buffer() -> Any:

@@ -501,6 +501,108 @@ static void test_fed_upload(void)
     server_stop(&s);
 }
 
+/* SEC-19 (security.md 2): the record's copy of the options it applied, on a fresh record and
+ * on the same record recycled after a weaker transfer (verify off, a body, HEAD, a proxy
+ * password): the recycled GET reads back exactly what the fresh one did. */
+static void check_get_baseline(const httpr_baseline *b)
+{
+    CHECK(strcmp(b->protocols, "http,https") == 0);
+    CHECK(strcmp(b->redir_protocols, "http,https") == 0);
+    CHECK_EQ_LL(b->followlocation, 0);
+    CHECK_EQ_LL(b->autoreferer, 0);
+    CHECK_EQ_LL(b->unrestricted_auth, 0);
+    CHECK_EQ_LL(b->http09_allowed, 0);
+    CHECK_EQ_LL(b->netrc, CURL_NETRC_IGNORED);
+    CHECK_EQ_LL(b->httpauth, HTTPR_OPT_UNSET); /* never CURLAUTH_ANY: never set at all */
+    CHECK_EQ_LL(b->ssl_verifypeer, 1);
+    CHECK_EQ_LL(b->ssl_verifyhost, 2);
+    CHECK_EQ_LL(b->proxy_ssl_verifypeer, 1);
+    CHECK_EQ_LL(b->proxy_ssl_verifyhost, 2);
+    CHECK_EQ_LL(b->sslversion, CURL_SSLVERSION_TLSv1_2);
+    CHECK_EQ_LL(b->proxy_sslversion, CURL_SSLVERSION_TLSv1_2);
+    httpr_curl_info info;
+    httpr_curl_info_get(&info);
+    CHECK_EQ_LL(b->ssl_ctx_function, info.refuses_cn_only ? 1 : HTTPR_OPT_UNSET); /* R8 */
+    CHECK_EQ_LL(b->cainfo, (long)strlen("/dev/null/ca.pem"));
+    CHECK_EQ_LL(b->capath, HTTPR_OPT_NULL);
+    CHECK_EQ_LL(b->proxy_cainfo, (long)strlen("/dev/null/ca.pem"));
+    CHECK_EQ_LL(b->proxy_capath, HTTPR_OPT_NULL);
+    CHECK_EQ_LL(b->proxy, 0);
+    CHECK_EQ_LL(b->noproxy, 0);
+    CHECK_EQ_LL(b->headeropt, CURLHEADER_SEPARATE);
+    CHECK_EQ_LL(b->proxyuserpwd, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->connecttimeout_ms, 5000);
+    CHECK_EQ_LL(b->accept_encoding, 0);
+    CHECK_EQ_LL(b->nosignal, 1);
+    CHECK_EQ_LL(b->nobody, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->readfunction, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->seekfunction, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->httpheader, 1);
+    CHECK_EQ_LL(b->expect_empty, 0);
+    CHECK_EQ_LL(b->cookiefile, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->cookiejar, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->cookielist, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->verbose, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->debugfunction, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->maxfilesize, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(b->maxfilesize_large, HTTPR_OPT_UNSET);
+}
+
+static void test_baseline_readback(void)
+{
+    server s;
+    server_start(&s, OK);
+    httpr_engine *e = NULL;
+    CHECK_EQ_LL(httpr_engine_new(10, 0, &e), 0);
+    httpr_options o = options();
+    o.ca_file = "/dev/null/ca.pem"; /* plain http: libcurl never opens it */
+    httpr_result res;
+    httpr_baseline fresh, weak, recycled;
+
+    httpr_xfer *x = run_get(e, &o, s.port, &res, 0);
+    CHECK_EQ_LL(res.status, 200);
+    CHECK_EQ_LL(httpr_xfer_baseline(x, &fresh), 0);
+    CHECK_EQ_LL(fresh.uses, 1);
+    check_get_baseline(&fresh);
+    httpr_xfer_free(x);
+
+    httpr_options weak_o = o;
+    weak_o.verify = 0;
+    weak_o.proxy_userpwd = "u:p";
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/post", s.port);
+    const char hdrs[] = "Expect:\0";
+    x = NULL;
+    CHECK_EQ_LL(httpr_xfer_start(e, &weak_o, "POST", url, hdrs, sizeof(hdrs) - 1, "abc", 3,
+                                 HTTPR_F_BODY, &x),
+                0);
+    CHECK_EQ_LL(httpr_xfer_wait(x, HTTPR_EV_DONE, 5000), 0);
+    CHECK_EQ_LL(httpr_xfer_baseline(x, &weak), 0);
+    CHECK_EQ_LL(weak.uses, 2); /* the same record, recycled */
+    CHECK_EQ_LL(weak.ssl_verifypeer, 0);
+    CHECK_EQ_LL(weak.ssl_verifyhost, 0);
+    CHECK_EQ_LL(weak.proxy_ssl_verifypeer, 0);
+    CHECK_EQ_LL(weak.ssl_ctx_function, HTTPR_OPT_UNSET);
+    CHECK_EQ_LL(weak.proxyuserpwd, 3);
+    CHECK_EQ_LL(weak.readfunction, 1);
+    CHECK_EQ_LL(weak.seekfunction, 1);
+    CHECK_EQ_LL(weak.expect_empty, 1);
+    httpr_xfer_free(x);
+
+    x = run_get(e, &o, s.port, &res, 0);
+    CHECK_EQ_LL(res.status, 200);
+    CHECK_EQ_LL(httpr_xfer_baseline(x, &recycled), 0);
+    CHECK_EQ_LL(recycled.uses, 3);
+    check_get_baseline(&recycled);
+    recycled.uses = fresh.uses;
+    CHECK(memcmp(&recycled, &fresh, sizeof(fresh)) == 0); /* nothing of the POST survived */
+    httpr_xfer_free(x);
+
+    CHECK_EQ_LL(httpr_xfer_baseline(NULL, &fresh), HTTPR_EINVAL);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
 static void test_closed_engine_refuses(void)
 {
     httpr_engine *e = NULL;
@@ -530,6 +632,7 @@ int main(void)
     test_stream_back_pressure();
     test_fed_upload();
     test_closed_engine_refuses();
+    test_baseline_readback();
     curl_global_cleanup(); /* tests only: lets valgrind see every byte returned */
     return check_report("test_engine");
 }
