@@ -87,7 +87,7 @@ RequestHeaderTypes = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, U
 
 
 class RequestParams(TypedDict, total=False):
-    """The per-request keywords of every method (api.md 4), for ``**kwargs`` annotations::
+    """The per-request keywords of every method, for ``**kwargs`` annotations::
 
     def fetch(client: httpr.Client, url: str, **kwargs: Unpack[httpr.RequestParams]):
         return client.get(url, **kwargs)
@@ -460,7 +460,11 @@ class BaseClient:
 
     @property
     def auth(self) -> tuple[str, str | None] | None:
-        """Basic credentials for every request (api.md 4.5)."""
+        """``(user, password)`` for Basic auth on every request, or ``None``.
+
+        Credentials given with a request (``auth``, ``auth_bearer``, a URL's userinfo, an
+        ``Authorization`` header) win over it; exactly one ``Authorization`` header is sent.
+        """
         return self._auth
 
     @auth.setter
@@ -471,7 +475,7 @@ class BaseClient:
 
     @property
     def auth_bearer(self) -> str | None:
-        """Bearer token for every request (api.md 4.5)."""
+        """A token sent as ``Authorization: Bearer <token>`` on every request, or ``None``."""
         return self._auth_bearer
 
     @auth_bearer.setter
@@ -493,12 +497,18 @@ class BaseClient:
 
     @property
     def cookie_jar(self) -> CookieJar:
-        """The client's cookie jar (api.md 10); empty with ``cookie_store=False``."""
+        """The cookies the server set: iterate it, ``get(name)``, ``clear(domain=None)``.
+
+        Empty with ``cookie_store=False``.
+        """
         return self._jar
 
     @property
     def proxy(self) -> str | None:
-        """The explicit proxy, else ``HTTPR_PROXY``, else ``None`` (api.md 12)."""
+        """The explicit proxy, else ``HTTPR_PROXY``, else ``None``.
+
+        The standard ``*_proxy`` variables never show here, though they apply per request.
+        """
         return self._proxies.display
 
     @proxy.setter
@@ -560,7 +570,11 @@ class BaseClient:
 
     @property
     def base_url(self) -> str | None:
-        """Prefix for relative request URLs (api.md 4.6)."""
+        """Prefix for relative request URLs, or ``None``.
+
+        ``base_url="http://h/api"`` with ``client.get("users")`` (or ``"/users"``) requests
+        ``http://h/api/users``; an absolute URL ignores it.
+        """
         return self._base_url
 
     @base_url.setter
@@ -1164,7 +1178,7 @@ class Client(BaseClient):
         self, method: str, url: str, **kwargs: Unpack[RequestParams]
     ) -> Iterator[StreamingResponse]:
         """Sends a request and yields its response once the final head is in; the body is
-        read on demand and the stream is closed when the block exits (api.md 7).
+        read on demand and the stream is closed when the block exits.
 
         >>> with client.stream("GET", url) as r:
         ...     for chunk in r.iter_bytes():
@@ -1232,7 +1246,7 @@ class Client(BaseClient):
         return self.request("GET", url, **kwargs)
 
     def head(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
-        """``request("HEAD", url, ...)``: the body is never read (NOBODY)."""
+        """``request("HEAD", url, ...)``: the response's ``content`` is ``b""``."""
         return self.request("HEAD", url, **kwargs)
 
     def options(self, url: str, **kwargs: Unpack[RequestParams]) -> Response:
