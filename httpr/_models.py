@@ -248,7 +248,7 @@ def _parse_status_line(line: str) -> tuple[str, int]:
 
 
 class CaseInsensitiveHeaderMap(Mapping[str, str]):
-    """An immutable, ordered, case-insensitive map of header fields (api.md section 8).
+    """An immutable, ordered, case-insensitive map of header fields.
 
     Every field line is kept, in order, duplicates included; looking a name up joins its
     values with ``", "`` (RFC 9110 section 5.3). Names are lowercase in ``keys()``,
@@ -501,7 +501,7 @@ class Timings:
     """Phase times of one hop, in seconds from the start of its transfer (libcurl's times).
 
     On a reused connection ``name_lookup``, ``connect`` and ``tls_handshake`` are ``0.0`` and
-    ``new_connection`` is ``False`` (amendment 2.13).
+    ``new_connection`` is ``False``.
 
     >>> Timings(total=0.25).total
     0.25
@@ -517,11 +517,11 @@ class Timings:
 
 
 class Request:
-    """One hop's request as httpr sent it: method, URL, headers and body (api.md section 6).
+    """One hop's request as httpr sent it: method, URL, headers and body.
 
     Users do not build requests; they get them as ``Response.request``,
-    ``RequestError.request`` and in event hooks, where ``headers`` may be edited or replaced
-    (amendment 4.8). Everything else is read-only.
+    ``RequestError.request`` and in event hooks, where a request hook may edit or replace
+    ``headers`` (validated like ``headers=``). Everything else is read-only.
 
     ``Request(method, url, headers, content=b"", *, stream=False)`` is httpr's own
     constructor: ``url`` is the URL as sent (no userinfo) and ``headers`` the fields sent,
@@ -686,10 +686,10 @@ def _html_to_text(html: str, *, width: int, plain: bool = False) -> str:
 
 
 class Response:
-    """A response with its body read and decoded (api.md section 6).
+    """A response with its body read and decoded.
 
     Returned by the request methods. Also constructible, for ``MockTransport`` handlers and
-    tests (amendment 4.2): ``status_code`` an ``int`` from 100 to 999, ``headers`` a mapping
+    tests: ``status_code`` an ``int`` from 100 to 999, ``headers`` a mapping
     or pairs validated as request headers, ``content`` bytes-like or ``str`` (UTF-8), taken as
     the decoded body. Until a client returns it, ``http_version`` is ``"HTTP/1.1"``, ``url``
     ``""``, ``request`` ``None``, ``history`` ``[]``, and ``elapsed``/``timings`` zero.
@@ -698,8 +698,8 @@ class Response:
     >>> r, r.reason_phrase, r.text, r.is_client_error
     (<Response [404 Not Found]>, 'Not Found', 'gone', True)
 
-    Everything is read-only except ``encoding``. The client sets the private ``_url``,
-    ``_request``, ``_history`` and ``_elapsed`` of each hop's response.
+    Everything is read-only except ``encoding``; a client that returns the response fills
+    in its ``url``, ``request``, ``history`` and ``elapsed``.
     """
 
     _status_code: int
