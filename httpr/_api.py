@@ -50,7 +50,7 @@ def request(method: str, url: str, **kwargs: Any) -> Response:
 
 @contextlib.contextmanager
 def stream(method: str, url: str, **kwargs: Any) -> Iterator[StreamingResponse]:
-    """``client.stream()`` on a client of its own, closed with the stream (api.md 1).
+    """``client.stream()`` on a short-lived client of its own, closed with the stream.
 
     >>> with httpr.stream("GET", "http://127.0.0.1:8000/big") as r:
     ...     for chunk in r.iter_bytes():

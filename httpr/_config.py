@@ -61,7 +61,7 @@ def _seconds(name: str, value: object) -> float | None:
 
 
 class Timeout:
-    """Timeouts by phase (api.md section 5).
+    """Timeouts by phase: ``connect``, ``read``, ``write``, ``pool`` and ``total``.
 
     ``timeout`` is the value of every phase not given by keyword; ``total`` bounds the whole
     call and is off unless given. ``None`` means no limit; ``0`` expires at once.

@@ -437,7 +437,10 @@ def _split_url(url: str) -> tuple[bool, str, str]:
 
 
 class CookieJar:
-    """The client's cookie store (api.md section 10): RFC 6265 with R4's hardening.
+    """The client's cookie store: RFC 6265, public suffixes refused, size-capped.
+
+    Caps: 4 KiB per cookie (a larger one is refused), 50 per domain and 3,000 in all
+    (beyond those, the oldest go first).
 
     ``client.cookie_jar`` is one; the client feeds it every response's ``Set-Cookie``
     lines (``extract``) and asks it what to send (``cookie_header_pairs``). It is safe to

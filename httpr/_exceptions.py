@@ -199,7 +199,7 @@ class DecodingError(RequestError):
 
 
 class ResponseTooLarge(RequestError):
-    """The decoded body exceeded ``max_response_size`` (R6)."""
+    """The decoded body exceeded ``max_response_size``; the transfer was aborted."""
 
 
 class HTTPStatusError(HTTPError):
@@ -309,5 +309,5 @@ class ClientClosed(RuntimeError):
 class ClientReopenedWarning(ResourceWarning):
     """Exported for compatibility with httpr 0.7.8, which reopened closed clients; never issued.
 
-    httpr raises ``ClientClosed`` instead (api.md section 17).
+    httpr raises ``ClientClosed`` instead.
     """

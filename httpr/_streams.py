@@ -293,8 +293,9 @@ class StreamingResponse(Response):
     # -- closing --
 
     def close(self) -> None:
-        """Idempotent; mid-body it aborts the transfer (HTTP/1.1: the connection is
-        discarded; HTTP/2: the stream is reset, the connection kept)."""
+        """Closes the stream; idempotent. Mid-body it aborts the transfer (HTTP/1.1: the
+        connection is discarded; HTTP/2: the stream is reset, the connection kept); after
+        the body the connection goes back to the pool."""
         if self._closed:
             return
         self._closed = True
