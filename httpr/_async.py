@@ -177,9 +177,16 @@ class AsyncClient(BaseClient):
         return await self._run(call, stream=False)
 
     def stream(self, method: str, url: str, **kwargs: Unpack[RequestParams]) -> _AsyncStreamContext:
-        """``async with client.stream(method, url) as r``: the response once its final head
-        is in; the body is read on demand (``aiter_bytes``...). A stream holds one
-        ``max_concurrency`` slot until it is closed. A plain ``with`` raises TypeError."""
+        """Sends a request; ``async with`` yields its response once the final head is in.
+
+        The body is read on demand (``aiter_bytes``, ``aiter_text``, ``aiter_lines``,
+        ``aread``) and the stream is closed when the block exits. A stream holds one
+        ``max_concurrency`` slot until it is closed. A plain ``with`` raises ``TypeError``.
+
+        >>> async with client.stream("GET", url) as r:
+        ...     async for chunk in r.aiter_bytes():
+        ...         ...
+        """
         return _AsyncStreamContext(self, method, url, dict(kwargs))
 
     async def _open_stream(
