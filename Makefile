@@ -115,7 +115,10 @@ else
 	@for t in $(CTEST_BINS); do echo "ctest: $$t"; ./$$t || { echo "ctest: $$t FAILED" >&2; exit 1; }; done
 endif
 
-valgrind: $(CTEST_BINS)
+# tests/c/ and then the transport smoke test (a Python process through every csrc/ path):
+# memory errors and definite leaks fail. The smoke run silences only CPython's and cffi's own
+# reports (tests/c/valgrind-python.supp says which and why).
+valgrind: $(CTEST_BINS) install
 	@command -v valgrind >/dev/null 2>&1 || { missing=" valgrind"; $(APT_INSTALL); }
 	@supp=""; [ ! -f tests/c/valgrind.supp ] || supp="--suppressions=tests/c/valgrind.supp"; \
 	for t in $(CTEST_BINS); do \
@@ -123,6 +126,11 @@ valgrind: $(CTEST_BINS)
 		valgrind -q --leak-check=full --error-exitcode=1 $$supp ./$$t \
 			|| { echo "valgrind: $$t FAILED" >&2; exit 1; }; \
 	done
+	@echo "valgrind: tests/c/valgrind_smoke.py"
+	@PYTHONMALLOC=malloc valgrind -q --leak-check=full --show-leak-kinds=definite \
+		--errors-for-leak-kinds=definite --error-exitcode=1 \
+		--suppressions=tests/c/valgrind-python.supp $(PY) tests/c/valgrind_smoke.py \
+		|| { echo "valgrind: tests/c/valgrind_smoke.py FAILED" >&2; exit 1; }
 
 # The transport tests against an ASan+UBSan build (FZ-05). The sanitized module is built in
 # place in a copy of the tree, so it never replaces the normal build in httpr/ that .venv
