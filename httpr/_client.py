@@ -765,7 +765,7 @@ class BaseClient:
         if response.request is None:  # a MockTransport handler's own Response
             response._request = request
             response._url = request.url
-        if self._cookie_store:
+        if self._cookie_store and response.headers._may_contain("set-cookie"):
             set_cookies = response.headers.get_list("set-cookie")
             if set_cookies:
                 self._jar.extract(request.url, set_cookies)

@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ._exceptions import DecodingError, HTTPStatusError, RequestNotRead
 
@@ -227,6 +227,20 @@ def _decode_line(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def _decode_lines(block: bytes) -> list[str]:
+    """A response head split at LF, each line decoded as ``_decode_line`` does."""
+    try:
+        # A valid UTF-8 block splits into valid UTF-8 lines and values: CR, LF and ':' are
+        # ASCII and never occur inside a multi-byte sequence.
+        return block.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return [_decode_line(raw) for raw in block.split(b"\n")]
+
+
+# The slots a response's map fills when it is first used (CaseInsensitiveHeaderMap._lazy).
+_PARSED_SLOTS = frozenset({"_items", "_spellings", "_index"})
+
+
 # The spellings libcurl reports in a status line, and the names api.md section 6 fixes.
 _HTTP_VERSIONS = {
     "HTTP/1.0": "HTTP/1.0",
@@ -266,7 +280,7 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
     like any mapping comparing by value.
     """
 
-    __slots__ = ("_items", "_spellings", "_index")
+    __slots__ = ("_items", "_spellings", "_index", "_lazy")
 
     _items: list[tuple[str, str]]
     """Every field line in order: (lowercase name, value)."""
@@ -274,6 +288,9 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
     """The name of each line of ``_items`` as given (the wire spelling, amendment 4.6)."""
     _index: dict[str, list[str]]
     """Lowercase name -> its values in order; dict order is first appearance."""
+    _lazy: tuple[str, bool]
+    """Set only on a response's map until first use: its head as text, not yet split, and
+    whether libcurl decoded the body (``_from_response_head``)."""
 
     def __init__(self, data: HeaderTypes = None) -> None:
         self._set_fields(_validated_fields(data))
@@ -302,6 +319,82 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
         self._set_fields(pairs)
         return self
 
+    @staticmethod
+    def _from_parts(
+        items: list[tuple[str, str]], spellings: list[str], index: dict[str, list[str]]
+    ) -> CaseInsensitiveHeaderMap:
+        """A map of already parsed lines (the three slots as given, not copied)."""
+        headers = CaseInsensitiveHeaderMap.__new__(CaseInsensitiveHeaderMap)
+        headers._items = items
+        headers._spellings = spellings
+        headers._index = index
+        return headers
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only while a slot is unset: a response's map is split on first use.
+            if name in _PARSED_SLOTS:
+                try:
+                    text, decoded = object.__getattribute__(self, "_lazy")
+                except AttributeError:
+                    pass
+                else:
+                    self._parse_lazy(text, decoded)
+                    return object.__getattribute__(self, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _parse_lazy(self, text: str, decoded: bool) -> None:
+        _, parsed = CaseInsensitiveHeaderMap._response_fields(text.split("\n"), decoded)
+        self._items = parsed._items
+        self._spellings = parsed._spellings
+        # _lazy stays: two threads reading a new map at once both parse, to equal values.
+        self._index = parsed._index
+
+    @classmethod
+    def _from_response_head(
+        cls, block: bytes, *, decoded: bool
+    ) -> tuple[int, CaseInsensitiveHeaderMap]:
+        """The status and headers of a response head, the headers split on first use.
+
+        Most callers of ``get()`` read the body and never a header, so only the status line
+        is read now (a malformed one raises ``ValueError`` now, as ``_from_raw_head`` does);
+        nothing in the field lines can fail. ``decoded``: libcurl decoded the body, so
+        Content-Encoding and Content-Length, which describe the encoded bytes, are dropped
+        when a Content-Encoding is present. A block of several heads (a 1xx, a proxy's
+        ``CONNECT`` reply) is parsed at once: the last head wins.
+        """
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""  # obs-text somewhere: parsed now, line by line
+        if not text.startswith("HTTP/") or "\nHTTP/" in text:
+            return cls._response_fields(_decode_lines(block), decoded)
+        end = text.find("\n")
+        first = text if end < 0 else text[:end]
+        _, status = _parse_status_line(first[:-1] if first.endswith("\r") else first)
+        headers = CaseInsensitiveHeaderMap.__new__(CaseInsensitiveHeaderMap)
+        headers._lazy = (text, decoded)
+        return status, headers
+
+    @staticmethod
+    def _response_fields(lines: list[str], decoded: bool) -> tuple[int, CaseInsensitiveHeaderMap]:
+        _, status, headers = CaseInsensitiveHeaderMap._parse_lines(lines)
+        if decoded and "content-encoding" in headers._index:
+            headers = headers._without("content-encoding", "content-length")
+        return status, headers
+
+    def _may_contain(self, lname: str) -> bool:
+        """False when the lowercase name ``lname`` is surely absent, without parsing a map
+        that has not been used yet; True otherwise (then look it up)."""
+        try:
+            text, _ = object.__getattribute__(self, "_lazy")
+        except AttributeError:
+            return lname in self._index
+        # str.lower works character by character, so a line whose name lowercases to lname
+        # holds lname once the whole head is lowercased.
+        return lname in text.lower()
+
     @classmethod
     def _from_raw_head(cls, block: bytes) -> tuple[str, int, CaseInsensitiveHeaderMap]:
         """Parses a response head as libcurl's header callback delivered it.
@@ -318,12 +411,11 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
         >>> CaseInsensitiveHeaderMap._from_raw_head(b"HTTP/1.1 200 OK\\r\\nA: 1\\r\\n\\r\\n")
         ('HTTP/1.1', 200, CaseInsensitiveHeaderMap({'a': '1'}))
         """
-        try:
-            # A valid UTF-8 block splits into valid UTF-8 lines and values: CR, LF and ':' are
-            # ASCII and never occur inside a multi-byte sequence.
-            lines = block.decode("utf-8").split("\n")
-        except UnicodeDecodeError:
-            lines = [_decode_line(raw) for raw in block.split(b"\n")]
+        return cls._parse_lines(_decode_lines(block))
+
+    @staticmethod
+    def _parse_lines(lines: list[str]) -> tuple[str, int, CaseInsensitiveHeaderMap]:
+        """``_from_raw_head`` of a block already split at LF and decoded."""
         version = ""
         status = 0
         items: list[tuple[str, str]] = []
@@ -362,11 +454,7 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
                 index[lname] = [value]
             else:
                 values.append(value)
-        headers = CaseInsensitiveHeaderMap.__new__(CaseInsensitiveHeaderMap)
-        headers._items = items
-        headers._spellings = spellings
-        headers._index = index
-        return version, status, headers
+        return version, status, CaseInsensitiveHeaderMap._from_parts(items, spellings, index)
 
     def _wire_items(self) -> list[tuple[str, str]]:
         """Every field line in order, with names spelled as given (amendment 4.6)."""
@@ -375,12 +463,16 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
     def _without(self, *names: str) -> CaseInsensitiveHeaderMap:
         """A new map without the lines of ``names`` (e.g. Content-Encoding once decoded)."""
         drop = {name.lower() for name in names}
-        return CaseInsensitiveHeaderMap._from_trusted_pairs(
-            [
-                (spelling, item[1])
-                for spelling, item in zip(self._spellings, self._items)
-                if item[0] not in drop
-            ]
+        kept = [
+            (spelling, item)
+            for spelling, item in zip(self._spellings, self._items)
+            if item[0] not in drop
+        ]
+        # The maps are immutable, so the value lists of the names kept can be shared.
+        return CaseInsensitiveHeaderMap._from_parts(
+            [item for _, item in kept],
+            [spelling for spelling, _ in kept],
+            {lname: values for lname, values in self._index.items() if lname not in drop},
         )
 
     def __getitem__(self, key: str) -> str:

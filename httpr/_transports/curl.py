@@ -292,10 +292,8 @@ class CurlTransport(BaseTransport):
                 error._httpr_no_retry = True  # type: ignore[attr-defined]  # api.md 13
             raise error
 
+        # libcurl decoded the body (or failed with 61): the headers describe the content.
         status, headers = _parse_head(request, res.head)
-        if "content-encoding" in headers:
-            # libcurl decoded the body (or failed with 61): headers describe content.
-            headers = headers._without("content-encoding", "content-length")
         reused = res.num_connects == 0
         t = res.times_us
         timings = Timings(
@@ -365,8 +363,6 @@ class CurlStream:
         except BaseException:
             self.close()
             raise
-        if "content-encoding" in headers:
-            headers = headers._without("content-encoding", "content-length")
         return Response._from_transport(
             status_code=status,
             headers=headers,
@@ -488,10 +484,11 @@ async def _afeed_chunk(xfer: Transfer, dispatcher: AsyncDispatcher, data: bytes,
 
 
 def _parse_head(request: Request, head: bytes) -> tuple[int, CaseInsensitiveHeaderMap]:
-    """Status and headers of a raw head; a status line libcurl let through but httpr cannot
+    """Status and headers of a raw head whose body libcurl decodes (the headers lose
+    Content-Encoding and Content-Length); a status line libcurl let through but httpr cannot
     read (``HTTP/1.1 200OK``) is the server's error (api.md 14), found by fuzzing."""
     try:
-        _, status, headers = CaseInsensitiveHeaderMap._from_raw_head(head)
+        status, headers = CaseInsensitiveHeaderMap._from_response_head(head, decoded=True)
     except ValueError as e:
         raise RemoteProtocolError(
             f"malformed response status line ({e}) for {request.method} {request.url}",

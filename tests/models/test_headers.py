@@ -7,6 +7,8 @@ import pickle
 from collections.abc import Mapping
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from httpr._models import CaseInsensitiveHeaderMap, Request, _RequestHeaderMap
 
@@ -414,6 +416,109 @@ def test_raw_head_is_linear_for_a_large_head() -> None:
     _, _, h = H._from_raw_head(b"HTTP/1.1 200 OK\r\n" + lines + b"\r\n")
     assert len(h) == 1000
     assert h["x-h-999"] == "999"
+
+
+# -- _from_response_head: the lazily split map of a response ----------------------------------
+
+# Fragments of heads: line endings, folds, repeated and encoded names, several status lines,
+# bytes that are not UTF-8; everything the eager and the lazy paths must agree on.
+_HEAD_PIECES = [
+    b"HTTP/1.1 200 OK",
+    b"HTTP/2 204",
+    b"HTTP/1.0 30x",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b" ",
+    b"\t",
+    b":",
+    b"A",
+    b"b-C",
+    b"Set-Cookie",
+    b"SET-COOKIE",
+    b"x=1",
+    b"Content-Encoding: gzip",
+    b"content-length: 5",
+    "caf\u00e9".encode(),
+    b"\xe9",
+    b"HTTP/",
+    "\u212a".encode(),
+]
+
+
+def _eager(block: bytes, decoded: bool) -> object:
+    try:
+        _, status, h = H._from_raw_head(block)
+    except ValueError as e:
+        return ("ValueError", str(e))
+    if decoded and "content-encoding" in h:
+        h = h._without("content-encoding", "content-length")
+    return (status, h.multi_items(), h._wire_items(), dict(h))
+
+
+def _lazy(block: bytes, decoded: bool) -> object:
+    try:
+        status, h = H._from_response_head(block, decoded=decoded)
+    except ValueError as e:
+        return ("ValueError", str(e))
+    return (status, h.multi_items(), h._wire_items(), dict(h))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_HEAD_PIECES), max_size=25), st.booleans())
+def test_response_head_split_on_first_use_matches_the_eager_parse(
+    pieces: list[bytes], decoded: bool
+) -> None:
+    block = b"".join(pieces)
+    assert _lazy(block, decoded) == _eager(block, decoded)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_HEAD_PIECES), max_size=25))
+def test_may_contain_never_misses_a_name(pieces: list[bytes]) -> None:
+    block = b"".join(pieces)
+    try:
+        _, h = H._from_response_head(block, decoded=False)
+    except ValueError:
+        return
+    for name in ("set-cookie", "a", "b-c", "content-encoding"):
+        unparsed = H._from_response_head(block, decoded=False)[1]
+        if name in h:
+            assert unparsed._may_contain(name)
+            assert h._may_contain(name)  # parsed by "in": the index answers
+
+
+def test_response_head_is_split_on_first_use_only() -> None:
+    block = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\nA: 1\r\n\r\n"
+    status, h = H._from_response_head(block, decoded=True)
+    assert status == 200
+    with pytest.raises(AttributeError):
+        object.__getattribute__(h, "_index")  # not split yet
+    assert not h._may_contain("set-cookie")
+    assert h._may_contain("a")
+    assert h.multi_items() == [("a", "1")]  # split now, encoding lines dropped
+    assert h["A"] == "1" and len(h) == 1
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        h.nope  # noqa: B018  # other names still fail as usual
+
+
+def test_response_head_with_a_malformed_status_line_fails_at_once() -> None:
+    with pytest.raises(ValueError, match="Malformed status line"):
+        H._from_response_head(b"HTTP/1.1 20 OK\r\nA: 1\r\n\r\n", decoded=False)
+
+
+def test_response_head_several_heads_the_last_wins() -> None:
+    block = b"HTTP/1.1 100 Continue\r\nX: a\r\n\r\nHTTP/1.1 201 Created\r\nY: b\r\n\r\n"
+    status, h = H._from_response_head(block, decoded=False)
+    assert (status, h.multi_items()) == (201, [("y", "b")])
+
+
+def test_unsplit_response_map_pickles_and_copies() -> None:
+    block = b"HTTP/1.1 200 OK\r\nA: 1\r\nA: 2\r\n\r\n"
+    _, h = H._from_response_head(block, decoded=False)
+    assert pickle.loads(pickle.dumps(h)).get_list("a") == ["1", "2"]
+    _, h = H._from_response_head(block, decoded=False)
+    assert copy.copy(h) == {"a": "1, 2"}
 
 
 # -- the request's map (amendment 4.8) --------------------------------------------------------
