@@ -29,6 +29,7 @@ CTEST_BINS := $(patsubst tests/c/%.c,build/ctest/%,$(CTEST_SRCS))
 CTEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 -Icsrc -Itests/c
 
 .PHONY: install system-deps demo test lint typecheck ctest valgrind asan bench bench-quick stress fuzz \
+	fuzz-deps \
 	scenarios update-psl clean distclean FORCE
 
 # Shell snippet: apt-install the Debian packages named in $missing (as root, after
@@ -167,10 +168,27 @@ bench-quick: install
 
 # Not in `make test` (amendments 1.10, 1.11). pytest exits 5 when it collects no test: until
 # such tests exist that is a note, not a failure (for these two targets only).
-stress fuzz: install
+stress: install
+fuzz: install fuzz-deps
+stress fuzz:
 	@rc=0; $(PY) -m pytest -m $@ || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make $@: no tests marked '$@' yet (pytest exit 5)"; rc=0; fi; \
 	exit $$rc
+
+# The `fuzz` extra of pyproject.toml (atheris, where its wheels exist) added to the venv
+# without rebuilding httpr. Read with tomllib (3.11+; atheris needs 3.11 too). A failed
+# install is a note: the atheris harness then skips and the hypothesis ones run alone.
+FUZZ_STAMP := $(VENV)/.httpr-fuzz-stamp
+fuzz-deps: $(FUZZ_STAMP)
+$(FUZZ_STAMP): pyproject.toml | $(STAMP)
+	@mkdir -p build
+	@if $(PY) -c 'import tomllib' 2>/dev/null; then \
+		$(PY) -c 'import tomllib; f = open("pyproject.toml", "rb"); \
+			print("\n".join(tomllib.load(f)["project"]["optional-dependencies"]["fuzz"]))' \
+			> build/fuzz-requirements.txt; \
+		if $(PY) -m pip install --quiet -r build/fuzz-requirements.txt; then touch $@; \
+		else echo "make fuzz: the fuzz extra did not install; atheris harness skipped"; fi; \
+	else echo "make fuzz: Python < 3.11, no atheris; hypothesis harnesses only"; fi
 
 # The end-to-end scenarios of issue 11 (tests/scenarios: crawl, service, probe), with their
 # figures (-s). The last line is "scenarios: N passed, M failed"; the exit status is non-zero

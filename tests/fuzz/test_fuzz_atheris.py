@@ -1,7 +1,8 @@
 """Runs ``atheris_urls.py`` (coverage-guided FZ-01 and head parser) for the fuzz budget.
 
-Skipped where atheris is not installed (it is not in the pinned test extra: ``.venv/bin/pip
-install atheris``). Crash inputs go to pytest's tmp_path, never into the work tree.
+atheris is the ``fuzz`` extra (pyproject.toml), which ``make fuzz`` installs where its wheels
+exist (CPython 3.11-3.13, Linux x86_64); elsewhere this harness is skipped and the hypothesis
+ones run alone. Crash inputs go to pytest's tmp_path, never into the work tree.
 """
 
 from __future__ import annotations
