@@ -119,8 +119,14 @@ def _not_yet(name: str, issue: int) -> NotImplementedError:
     )
 
 
+# The methods of Client's helpers, accepted as they are (no upper(), no regex per request).
+_COMMON_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH"})
+
+
 def validate_method(method: object) -> str:
     """Upper-cases a method and checks it is an RFC 9110 token other than CONNECT."""
+    if method in _COMMON_METHODS and type(method) is str:
+        return method  # already upper-case tokens
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, not {type(method).__name__}")
     # ASCII first: "poſt".upper() is "POST" and "ﬀ".upper() is "FF" (found by fuzzing).
@@ -631,11 +637,12 @@ class BaseClient:
         )
 
         wire = _merge_headers(self._default_headers, self._headers._snapshot(), request_headers)
-        if files is not None and any(k.lower() == "content-type" for k, _ in wire):
+        names = {k.lower() for k, _ in wire}
+        if files is not None and "content-type" in names:
             raise ValueError(
                 "headers: Content-Type cannot be set with files (the boundary is httpr's)"
             )
-        if content_type is not None and not any(k.lower() == "content-type" for k, _ in wire):
+        if content_type is not None and "content-type" not in names:
             wire.append(("Content-Type", content_type))
         # api.md 4.5: exactly one Authorization, by precedence.
         auth_value: str | None = None
@@ -655,10 +662,13 @@ class BaseClient:
         if auth_value is not None:
             wire = [p for p in wire if p[0].lower() != "authorization"]
             wire.append(("Authorization", auth_value))
-        raw_cookie = next((v for k, v in wire if k.lower() == "cookie"), None)
-        proxy_auth = next((p for p in wire if p[0].lower() == "proxy-authorization"), None)
-        wire = [p for p in wire if p[0].lower() not in ("cookie", "proxy-authorization")]
-        _check_framing(wire, body)
+        raw_cookie = proxy_auth = None
+        if "cookie" in names or "proxy-authorization" in names:
+            raw_cookie = next((v for k, v in wire if k.lower() == "cookie"), None)
+            proxy_auth = next((p for p in wire if p[0].lower() == "proxy-authorization"), None)
+            wire = [p for p in wire if p[0].lower() not in ("cookie", "proxy-authorization")]
+        if "content-length" in names or "transfer-encoding" in names:
+            _check_framing(wire, body)
         return _Call(
             method=method,
             url=parsed,

@@ -726,6 +726,8 @@ class CookieJar:
         >>> jar.cookie_header_pairs("http://example.com/docs/x?q=1")
         [('b', '2'), ('a', '1')]
         """
+        if not self._cookies:
+            return []  # an empty jar: nothing to match or purge (most clients, most calls)
         if now is None:
             now = time.time()
         secure_scheme, host, path = _split_url(url)

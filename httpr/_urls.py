@@ -8,6 +8,7 @@ URL's length (no backtracking regex) and refused beyond ``MAX_URL_CHARS`` (R13).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import quote
@@ -102,8 +103,16 @@ def parse_url(url: object) -> URL:
     """Validates and normalises an absolute URL (api.md section 4.6).
 
     The scheme is checked first (``UnsupportedProtocol``), then everything else
-    (``InvalidURL``); both before any I/O.
+    (``InvalidURL``); both before any I/O. The last ``PARSED_URL_CACHE`` URLs parsed are
+    remembered (a client calls the same URLs again and again); a URL with userinfo never is,
+    so no password outlives its request in the cache. Failures are not cached.
     """
+    if type(url) is str and "@" not in url:
+        return _parse_url_cached(url)
+    return _parse_url(url)
+
+
+def _parse_url(url: object) -> URL:
     if not isinstance(url, str):
         raise TypeError(f"url must be a str, not {type(url).__name__}")
     if len(url) > MAX_URL_CHARS:
@@ -180,3 +189,8 @@ def parse_url(url: object) -> URL:
     if not target.isascii() or " " in target:
         target = quote(target, safe=_SAFE)
     return URL(scheme, host, port, target, username, password)
+
+
+# URL objects are never changed once made, so one may serve every call to the same URL.
+PARSED_URL_CACHE = 512
+_parse_url_cached = functools.lru_cache(maxsize=PARSED_URL_CACHE)(_parse_url)
