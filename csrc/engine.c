@@ -10,11 +10,16 @@
  * Lock order: engine -> record; the engine lock is never held across a libcurl call that
  * can run callbacks.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -108,6 +113,7 @@ static void engine_destroy(httpr_engine *e)
     if (e->efd >= 0)
         close(e->efd);
     free(e->events);
+    free(e->socks);
     pthread_mutex_destroy(&e->share_lock);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -404,6 +410,129 @@ static int64_t xfer_deadline(const httpr_xfer *x, int *reason)
     return best;
 }
 
+/* ---- FLT-16: the read timer is reset by every byte, partial head lines included ---- */
+
+/* libcurl 7.88 calls the header callback per complete line, so a head dripping slower per
+ * line than the read timeout looked idle to the callbacks. At a read expiry the engine asks
+ * the kernel instead: TCP_INFO's tcpi_last_data_recv is the time since the socket last
+ * received data. Finding the socket: 7.88's CURLINFO_ACTIVESOCKET is -1 while a transfer
+ * runs, so the engine keeps the fds libcurl opened (SOCKOPTFUNCTION) and matches their
+ * addresses against what PREREQFUNCTION said of the transfer's connection. */
+
+void httpr_engine_note_socket(httpr_engine *e, int fd)
+{
+    for (size_t i = 0; i < e->n_socks; i++) {
+        if (e->socks[i] == fd)
+            return;
+    }
+    if (e->n_socks == e->cap_socks) {
+        size_t cap = e->cap_socks ? e->cap_socks * 2 : 16;
+        int *p = realloc(e->socks, cap * sizeof(*p));
+        if (!p)
+            return; /* then a dripping head can time out early: nothing worse */
+        e->socks = p;
+        e->cap_socks = cap;
+    }
+    e->socks[e->n_socks++] = fd;
+}
+
+#if defined(__linux__) && defined(TCP_INFO)
+/* The text and port of a socket address (IPv4 or IPv6); 0 if it is neither. */
+static int sockaddr_text(const struct sockaddr_storage *ss, char *ip, size_t cap, int *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        *port = ntohs(a->sin_port);
+        return inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)cap) != NULL;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        *port = ntohs(a->sin6_port);
+        return inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)cap) != NULL;
+    }
+    return 0;
+}
+
+/* 1: fd is the socket of x's connection; 0: another one; -1: no longer a socket. */
+static int socket_is_xfers(int fd, const httpr_xfer *x)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return (errno == EBADF || errno == ENOTSOCK) ? -1 : 0;
+    if (!sockaddr_text(&ss, ip, sizeof(ip), &port) || port != x->conn_local_port ||
+        strcmp(ip, x->conn_local_ip) != 0)
+        return 0;
+    len = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    return sockaddr_text(&ss, ip, sizeof(ip), &port) && port == x->conn_primary_port &&
+           strcmp(ip, x->conn_primary_ip) == 0;
+}
+
+static int xfer_socket(httpr_engine *e, httpr_xfer *x)
+{
+    if (x->sock_fd >= 0 && socket_is_xfers(x->sock_fd, x) == 1)
+        return x->sock_fd;
+    x->sock_fd = -1;
+    for (size_t i = 0; i < e->n_socks;) {
+        int r = socket_is_xfers(e->socks[i], x);
+        if (r == 1)
+            return x->sock_fd = e->socks[i];
+        if (r < 0) /* closed since: forget it (its number may come back via SOCKOPT) */
+            e->socks[i] = e->socks[--e->n_socks];
+        else
+            i++;
+    }
+    return -1;
+}
+
+/* Another transfer in flight on the same connection (HTTP/2): its bytes would count as
+ * ours, so the kernel's clock cannot be used. */
+static int connection_shared(const httpr_engine *e, const httpr_xfer *x)
+{
+    for (const httpr_xfer *y = e->active; y; y = y->next) {
+        if (y != x && y->prereq && y->conn_local_port == x->conn_local_port &&
+            y->conn_primary_port == x->conn_primary_port &&
+            strcmp(y->conn_local_ip, x->conn_local_ip) == 0 &&
+            strcmp(y->conn_primary_ip, x->conn_primary_ip) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* At x's read expiry: moves last_rx to the socket's last received byte if that is later;
+ * 1 when the read timer therefore runs on. */
+static int read_timer_extended(httpr_engine *e, httpr_xfer *x, int64_t now)
+{
+    if (!x->prereq || x->conn_local_port <= 0 || connection_shared(e, x))
+        return 0;
+    int fd = xfer_socket(e, x);
+    if (fd < 0)
+        return 0;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
+        return 0;
+    int64_t last_data = now - (int64_t)ti.tcpi_last_data_recv * 1000;
+    if (last_data <= x->last_rx)
+        return 0;
+    x->last_rx = last_data;
+    return x->last_rx + x->read_ms * 1000 > now;
+}
+#else
+static int read_timer_extended(httpr_engine *e, httpr_xfer *x, int64_t now)
+{
+    (void)e;
+    (void)x;
+    (void)now;
+    return 0; /* no TCP_INFO: the read timer is reset by complete head lines only */
+}
+#endif
+
 static void check_deadlines(httpr_engine *e, int64_t now)
 {
     int64_t next = INT64_MAX;
@@ -412,6 +541,8 @@ static void check_deadlines(httpr_engine *e, int64_t now)
         httpr_xfer *following = x->next;
         int reason;
         int64_t at = xfer_deadline(x, &reason);
+        if (at <= now && reason == HTTPR_REASON_READ && read_timer_extended(e, x, now))
+            at = xfer_deadline(x, &reason); /* bytes arrived the callbacks did not see */
         if (at <= now)
             engine_finish(e, x, CURLE_OPERATION_TIMEDOUT, reason);
         else if (at < next)

@@ -86,6 +86,13 @@ struct httpr_xfer {
     int prereq;       /* the request is about to be sent: the pool phase is over */
     int read_active;  /* the read-idle timer runs */
     int write_active; /* the write-idle timer runs */
+    /* FLT-16: the connection as PREREQFUNCTION named it, so a read expiry can find its socket
+     * (libcurl 7.88 gives no socket for a transfer in progress: CURLINFO_ACTIVESOCKET is -1) */
+    char conn_local_ip[48];
+    char conn_primary_ip[48];
+    int conn_local_port;
+    int conn_primary_port;
+    int sock_fd; /* that socket once found at a read expiry, -1 before */
 
     /* state */
     int in_multi;
@@ -130,6 +137,12 @@ struct httpr_engine {
 
     httpr_xfer *pool; /* recycled records with their easy handles */
     size_t pool_len;
+
+    /* FLT-16 (engine thread): fds libcurl opened for this engine (SOCKOPTFUNCTION), the
+     * candidates a read expiry searches for its connection's socket. */
+    int *socks;
+    size_t n_socks;
+    size_t cap_socks;
 };
 
 /* init.c */
@@ -150,5 +163,6 @@ void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
 int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
 void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);
+void httpr_engine_note_socket(httpr_engine *e, int fd);
 
 #endif /* HTTPR_INTERNAL_H */

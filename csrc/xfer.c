@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -417,11 +418,15 @@ static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
                      int conn_primary_port, int conn_local_port)
 {
     httpr_xfer *x = userdata;
-    (void)conn_primary_ip;
-    (void)conn_local_ip;
-    (void)conn_primary_port;
-    (void)conn_local_port;
     int64_t now = httpr_now_us();
+    /* FLT-16: which connection this is, new or pooled (the read expiry looks its socket up) */
+    snprintf(x->conn_local_ip, sizeof(x->conn_local_ip), "%s",
+             conn_local_ip ? conn_local_ip : "");
+    snprintf(x->conn_primary_ip, sizeof(x->conn_primary_ip), "%s",
+             conn_primary_ip ? conn_primary_ip : "");
+    x->conn_local_port = conn_local_port;
+    x->conn_primary_port = conn_primary_port;
+    x->sock_fd = -1;
     x->conn_started = 1;
     x->prereq = 1;
     if (x->send_body && (x->body_len > 0 || x->upload)) {
@@ -444,8 +449,8 @@ static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
 static int on_sockopt(void *userdata, curl_socket_t fd, curlsocktype purpose)
 {
     httpr_xfer *x = userdata;
-    (void)fd;
-    (void)purpose;
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        httpr_engine_note_socket(x->engine, (int)fd); /* FLT-16 */
     if (!x->conn_started && x->connect_ms == 0)
         httpr_engine_note_deadline(x->engine, x->t_submit);
     x->conn_started = 1;

@@ -330,14 +330,12 @@ def test_body_stalling_midway_is_read_timeout(
         assert_usable(c, server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="libcurl 7.88 calls the header callback per complete line, so bytes of a partial "
-    "head line do not reset the read timer yet; planned: an engine fd table (OPENSOCKET/"
-    "CLOSESOCKET, keyed by PREREQ's local port) to read TCP_INFO bytes at expiry (issue 8)",
-)
 def test_head_dripping_faster_than_read_timeout_completes(raw_server: RawServerFactory) -> None:
-    """FLT-16: the read timer is an idle timer, reset by every byte, head included."""
+    """FLT-16: the read timer is an idle timer, reset by every byte, head included.
+
+    libcurl 7.88 calls the header callback per complete line, and one line here takes ~0.8 s
+    to arrive: at a read expiry the engine asks the kernel when the socket last received
+    data (TCP_INFO, Linux), so the bytes of a partial line count too."""
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     srv = start_with_box(raw_server, lambda box: drip_handler(box, reply))
     with httpr.Client(timeout=httpr.Timeout(LONG_TIMEOUT, read=SHORT_TIMEOUT)) as c:
@@ -348,6 +346,76 @@ def test_head_dripping_faster_than_read_timeout_completes(raw_server: RawServerF
     assert r.content == b"ok"
     # Many gaps, each under the limit, adding up to far more than it.
     assert elapsed > (len(reply) - 1) * DRIP_INTERVAL_SECONDS * 0.9 > SHORT_TIMEOUT
+
+
+def drip_then_hold(
+    box: list[RawServer], partial: bytes, last_sent: list[float]
+) -> Callable[[socket.socket], None]:
+    """Drips `partial` (a head cut inside a line) like drip_handler, notes when its last byte
+    left, then keeps the connection open and silent."""
+
+    def handler(sock: socket.socket) -> None:
+        read_request_head(sock)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        stopping = box[0].stopping
+        try:
+            for i in range(len(partial)):
+                if i and stopping.wait(DRIP_INTERVAL_SECONDS):
+                    return
+                sock.sendall(partial[i : i + 1])
+            last_sent.append(time.perf_counter())
+            stopping.wait(LONG_TIMEOUT)
+        except OSError:
+            return
+
+    return handler
+
+
+def test_head_dripping_then_stalling_times_out_on_time(
+    raw_server: RawServerFactory, make_client: Any
+) -> None:
+    """FLT-16: bytes of a partial head line reset the read timer, and the silence after the
+    last of them is timed from that byte: ReadTimeout on time, never early."""
+    partial = b"HTTP/1.1 200 OK\r\nContent-Len"  # 0.8 s of dripping, cut inside a line
+    last_sent: list[float] = []
+    srv = start_with_box(raw_server, lambda box: drip_then_hold(box, partial, last_sent))
+    c = make_client(timeout=httpr.Timeout(LONG_TIMEOUT, read=SHORT_TIMEOUT))
+    with pytest.raises(httpr.ReadTimeout):
+        c.get(f"{srv.url}/drip-stall")
+    ended = time.perf_counter()
+    assert last_sent, "the server never finished dripping: the client gave up early"
+    silence = ended - last_sent[0]
+    assert silence >= SHORT_TIMEOUT * 0.9
+    assert_on_time(silence, SHORT_TIMEOUT)
+
+
+def test_head_dripping_on_a_pooled_connection_completes(
+    raw_server: RawServerFactory, make_client: Any
+) -> None:
+    """FLT-16 on a reused connection (no new socket this time): the engine finds the pooled
+    connection's socket from the addresses libcurl reports."""
+    fast = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+    dripped = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def make(box: list[RawServer]) -> Callable[[socket.socket], None]:
+        drip = drip_handler(box, dripped)
+
+        def handler(sock: socket.socket) -> None:
+            read_request_head(sock)
+            sock.sendall(fast)
+            drip(sock)  # reads the second request's head, then drips the reply
+
+        return handler
+
+    srv = start_with_box(raw_server, make)
+    c = make_client(timeout=httpr.Timeout(LONG_TIMEOUT, read=SHORT_TIMEOUT))
+    assert c.get(f"{srv.url}/first").content == b"a"
+    start = time.perf_counter()
+    r = c.get(f"{srv.url}/second")
+    elapsed = time.perf_counter() - start
+    assert r.content == b"ok"
+    assert not r.timings.new_connection
+    assert elapsed > (len(dripped) - 1) * DRIP_INTERVAL_SECONDS * 0.9 > SHORT_TIMEOUT
 
 
 def test_body_dripping_faster_than_read_timeout_completes(server: TestServer) -> None:
