@@ -237,7 +237,8 @@ def _decode_lines(block: bytes) -> list[str]:
         return [_decode_line(raw) for raw in block.split(b"\n")]
 
 
-# The slots a response's map fills when it is first used (CaseInsensitiveHeaderMap._lazy).
+# The slots a lazily built map fills when it is first used (CaseInsensitiveHeaderMap._lazy,
+# _lazy_pairs).
 _PARSED_SLOTS = frozenset({"_items", "_spellings", "_index"})
 
 
@@ -280,7 +281,7 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
     like any mapping comparing by value.
     """
 
-    __slots__ = ("_items", "_spellings", "_index", "_lazy")
+    __slots__ = ("_items", "_spellings", "_index", "_lazy", "_lazy_pairs")
 
     _items: list[tuple[str, str]]
     """Every field line in order: (lowercase name, value)."""
@@ -291,6 +292,8 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
     _lazy: tuple[str, bool]
     """Set only on a response's map until first use: its head as text, not yet split, and
     whether libcurl decoded the body (``_from_response_head``)."""
+    _lazy_pairs: tuple[tuple[str, str], ...]
+    """Set only on a map of trusted pairs until first use (``_from_trusted_pairs``)."""
 
     def __init__(self, data: HeaderTypes = None) -> None:
         self._set_fields(_validated_fields(data))
@@ -314,9 +317,12 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
 
     @classmethod
     def _from_trusted_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Self:
-        """A map of fields httpr built or already validated: no checks, values kept as is."""
+        """A map of fields httpr built or already validated: no checks, values kept as is.
+
+        The pairs are indexed on first use: the map of every request is built, and few are
+        read (a request hook, an error's ``request``)."""
         self = cls.__new__(cls)
-        self._set_fields(pairs)
+        self._lazy_pairs = tuple(pairs)
         return self
 
     @staticmethod
@@ -338,7 +344,13 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
                 try:
                     text, decoded = object.__getattribute__(self, "_lazy")
                 except AttributeError:
-                    pass
+                    try:
+                        pairs = object.__getattribute__(self, "_lazy_pairs")
+                    except AttributeError:
+                        pass
+                    else:
+                        self._set_fields(pairs)
+                        return object.__getattribute__(self, name)
                 else:
                     self._parse_lazy(text, decoded)
                     return object.__getattribute__(self, name)
