@@ -8,6 +8,7 @@ design measured 2.5x the throughput of a thread pool at a third of the CPU (desi
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import inspect
 import math
@@ -126,7 +127,7 @@ class AsyncClient(BaseClient):
             event_hooks=event_hooks,
             transport=transport,
         )
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: _Slots | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -251,27 +252,21 @@ class AsyncClient(BaseClient):
         response: AsyncStreamingResponse = AsyncStreamingResponse._from_head(head, source, release)
         return response
 
-    async def _take_slot(self, slots: asyncio.Semaphore, request: Request, hop: Hop) -> Hop:
+    async def _take_slot(self, slots: _Slots, request: Request, hop: Hop) -> Hop:
         """Waits for a max_concurrency slot: the pool phase, sharing its deadline."""
         # amendment 3.11: the slot wait and the connection wait share one pool deadline,
         # counted from the call's start. A free slot is taken without waiting, and then the
         # hop keeps its Timeout (and the transport its cached option struct).
-        if not slots.locked():
-            await slots.acquire()
+        if slots.try_take():
             return hop
         pool = hop.timeout.pool
         start = time.monotonic()
-        try:
-            if pool is None:
-                await slots.acquire()
-            else:
-                await asyncio.wait_for(slots.acquire(), pool)
-        except asyncio.TimeoutError:
+        if not await slots.take(pool):
             raise PoolTimeout(
                 f"timed out after {pool:g} s waiting for a concurrency slot (pool timeout) "
                 f"for {request.method} {request.url}",
                 request=request,
-            ) from None
+            )
         if pool is None:
             return hop
         # Floored to 10 ms so waiting requests share a few cached option structs; the
@@ -290,13 +285,13 @@ class AsyncClient(BaseClient):
         finally:
             slots.release()
 
-    def _concurrency_slots(self) -> asyncio.Semaphore | None:
+    def _concurrency_slots(self) -> _Slots | None:
         if self._max_concurrency is None:
             return None
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots_loop is not loop:
-            # A semaphore belongs to one loop; a client moves loops only when idle.
-            self._slots = asyncio.Semaphore(self._max_concurrency)
+            # The slots' futures belong to one loop; a client moves loops only when idle.
+            self._slots = _Slots(self._max_concurrency, loop)
             self._slots_loop = loop
         return self._slots
 
@@ -377,6 +372,74 @@ class _AsyncStreamContext:
 
     def __exit__(self, *exc_info: object) -> None:  # Defensive: __enter__ always raises
         pass
+
+
+class _Slots:
+    """``max_concurrency``'s counter: first come, first served, on one event loop.
+
+    A free slot is taken without awaiting anything; a waiter awaits a plain future that
+    ``release`` resolves, handing its slot over directly. Cheaper than asyncio.Semaphore,
+    whose release scans its waiters and whose timed wait (``wait_for``) costs a task:
+    callgrind counted 6% of the loop thread's instructions per request in the semaphore.
+    """
+
+    __slots__ = ("_free", "_waiters", "_loop")
+
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._free = count
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._loop = loop
+
+    def try_take(self) -> bool:
+        """Takes a slot if one is free and nobody queues before us."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self, timeout: float | None) -> bool:
+        """Waits for a slot: True once held, False when ``timeout`` seconds passed first."""
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append(future)
+        timer = None
+        if timeout is not None:
+            timer = self._loop.call_later(timeout, _expire, future)
+        try:
+            await future
+            return True
+        except _SlotTimeout:
+            return False
+        except BaseException:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.release()  # handed a slot, then cancelled before running: pass it on
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                try:
+                    self._waiters.remove(future)
+                except ValueError:
+                    pass  # already taken off by release()
+
+    def release(self) -> None:
+        """Gives the slot to the first live waiter, or back to the pool."""
+        waiters = self._waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+
+class _SlotTimeout(Exception):
+    """A slot wait's deadline passed (turned into PoolTimeout by the caller)."""
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(_SlotTimeout())
 
 
 def _with_pool(hop: Hop, pool: float) -> Hop:
