@@ -523,6 +523,49 @@ static int read_timer_extended(httpr_engine *e, httpr_xfer *x, int64_t now)
     x->last_rx = last_data;
     return x->last_rx + x->read_ms * 1000 > now;
 }
+
+/* CLOSESOCKETFUNCTION (engine thread; every connection of the engine's handles, whichever
+ * record made it): before closing, keeps the local port and the kernel's time of the last
+ * received data, which PREREQ's resend check reads (api.md 13). */
+int httpr_engine_close_socket(void *engine, curl_socket_t fd)
+{
+    httpr_engine *e = engine;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+    struct tcp_info ti;
+    socklen_t tlen = sizeof(ti);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+        sockaddr_text(&ss, ip, sizeof(ip), &port) &&
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) == 0 &&
+        tlen >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv)) {
+        unsigned i = e->dead_next++ % (sizeof(e->dead_socks) / sizeof(e->dead_socks[0]));
+        e->dead_socks[i].local_port = port;
+        e->dead_socks[i].last_data_us = httpr_now_us() - (int64_t)ti.tcpi_last_data_recv * 1000;
+    }
+    for (size_t i = 0; i < e->n_socks; i++) {
+        if (e->socks[i] == (int)fd) {
+            e->socks[i] = e->socks[--e->n_socks];
+            break;
+        }
+    }
+    return close(fd);
+}
+
+/* 1 when the socket closed last with that local port received data after since_us, beyond
+ * the kernel clock's grain (tcpi_last_data_recv counts jiffies: 4 ms at HZ=250, 10 ms at
+ * HZ=100). Data within the grain reads as none: the one allowed resend may then happen. */
+int httpr_engine_data_after(const httpr_engine *e, int local_port, int64_t since_us)
+{
+    size_t n = sizeof(e->dead_socks) / sizeof(e->dead_socks[0]);
+    for (size_t k = 1; k <= n; k++) {
+        size_t i = (e->dead_next - k) % n;
+        if (e->dead_socks[i].local_port == local_port && local_port > 0)
+            return e->dead_socks[i].last_data_us > since_us + HTTPR_KERNEL_CLOCK_GRAIN_US;
+    }
+    return 0;
+}
 #else
 static int read_timer_extended(httpr_engine *e, httpr_xfer *x, int64_t now)
 {
@@ -530,6 +573,19 @@ static int read_timer_extended(httpr_engine *e, httpr_xfer *x, int64_t now)
     (void)x;
     (void)now;
     return 0; /* no TCP_INFO: the read timer is reset by complete head lines only */
+}
+int httpr_engine_close_socket(void *engine, curl_socket_t fd)
+{
+    (void)engine;
+    return close(fd);
+}
+
+int httpr_engine_data_after(const httpr_engine *e, int local_port, int64_t since_us)
+{
+    (void)e;
+    (void)local_port;
+    (void)since_us;
+    return 0; /* no TCP_INFO: libcurl's one resend is allowed, the cap still holds */
 }
 #endif
 

@@ -46,6 +46,7 @@
 #define HTTPR_REASON_SIZE_CAP 10  /* decoded body over max_response_size */
 #define HTTPR_REASON_DECODING 11  /* reserved for httpr's own decoder */
 #define HTTPR_REASON_VERSION 12   /* http2_only, but the server answered over HTTP/1.x */
+#define HTTPR_REASON_RESEND 13    /* libcurl resent beyond api.md 13 (after a response byte, twice) */
 
 /* ---- event bits: what a waiter can wait for ---- */
 #define HTTPR_EV_HEAD 1 /* the final response head is complete */
@@ -89,6 +90,9 @@
 #ifndef HTTPR_WAIT_SPIN_US
 #define HTTPR_WAIT_SPIN_US 200
 #endif
+/* The grain of TCP_INFO's tcpi_last_data_recv (jiffies; HZ=100 at worst): data this close
+ * to a request's start is not told apart from the previous response's last bytes. */
+#define HTTPR_KERNEL_CLOCK_GRAIN_US 10000
 /* connect=None: the largest connect timeout we hand libcurl; it reads 0 as "300 s" and
  * adds the value to timestamps, so LONG_MAX could overflow (design.md section 6). */
 #define HTTPR_CONNECT_TIMEOUT_NONE_MS 2147483647L

@@ -93,6 +93,8 @@ struct httpr_xfer {
     int conn_local_port;
     int conn_primary_port;
     int sock_fd; /* that socket once found at a read expiry, -1 before */
+    int64_t t_prereq; /* when PREREQFUNCTION last let the request go (engine clock) */
+    int resends;      /* attempts libcurl started on its own after the first (its retry) */
 
     /* state */
     int in_multi;
@@ -143,6 +145,14 @@ struct httpr_engine {
     int *socks;
     size_t n_socks;
     size_t cap_socks;
+
+    /* The sockets libcurl closed last (CLOSESOCKETFUNCTION, engine thread): local port and
+     * when the kernel says each last received data, for the resend check in PREREQ. */
+    struct {
+        int local_port;
+        int64_t last_data_us;
+    } dead_socks[8];
+    unsigned dead_next;
 };
 
 /* init.c */
@@ -164,5 +174,7 @@ void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
 int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
 void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_note_socket(httpr_engine *e, int fd);
+int httpr_engine_close_socket(void *engine, curl_socket_t fd);
+int httpr_engine_data_after(const httpr_engine *e, int local_port, int64_t since_us);
 
 #endif /* HTTPR_INTERNAL_H */

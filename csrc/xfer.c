@@ -375,6 +375,12 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *userdata)
 static int on_seek(void *userdata, curl_off_t offset, int origin)
 {
     httpr_xfer *x = userdata;
+    /* libcurl rewinds before its own resend, ahead of PREREQ: a response byte on the dead
+     * connection forbids it (api.md 13, resend_allowed), and makes the error a ReadError. */
+    if (x->prereq && httpr_engine_data_after(x->engine, x->conn_local_port, x->t_prereq)) {
+        fail(x, HTTPR_REASON_RESEND);
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
     if (!x->body_replayable || origin != SEEK_SET || offset < 0 || (size_t)offset > x->body_len)
         return CURL_SEEKFUNC_CANTSEEK;
     x->body_pos = (size_t)offset;
@@ -412,6 +418,19 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
     return 0;
 }
 
+/* PREREQ called again for one transfer: libcurl 7.88 is resending by itself, because the
+ * reused connection died before a complete head line (Curl_retry_request counts complete
+ * lines and body bytes only, so "HTTP/1.1 " then a reset looks stale), and would go on once
+ * per further pooled connection, up to 5 times. api.md 13 allows one resend, and only when
+ * no response byte arrived: the kernel's time of the dead socket's last data (kept as
+ * libcurl closed it, x's fields still name it) must be before the request went. */
+static int resend_allowed(httpr_xfer *x)
+{
+    if (x->resends++ > 0)
+        return 0;
+    return !httpr_engine_data_after(x->engine, x->conn_local_port, x->t_prereq);
+}
+
 /* CURLOPT_PREREQFUNCTION: a connection (new or pooled) is ready and the request is about to
  * go: the pool phase ends; the write phase (body) or the read phase (no body) begins. */
 static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
@@ -419,6 +438,11 @@ static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
 {
     httpr_xfer *x = userdata;
     int64_t now = httpr_now_us();
+    if (x->prereq && !resend_allowed(x)) {
+        fail(x, HTTPR_REASON_RESEND);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    x->t_prereq = now;
     /* FLT-16: which connection this is, new or pooled (the read expiry looks its socket up) */
     snprintf(x->conn_local_ip, sizeof(x->conn_local_ip), "%s",
              conn_local_ip ? conn_local_ip : "");
@@ -731,6 +755,8 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
     SET(CURLOPT_PREREQDATA, (void *)x);
     SET(CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     SET(CURLOPT_SOCKOPTDATA, (void *)x);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, httpr_engine_close_socket); /* a connection keeps its */
+    SET(CURLOPT_CLOSESOCKETDATA, (void *)x->engine); /* maker's: the engine, not the record */
     SET(CURLOPT_RESOLVER_START_FUNCTION, on_resolver_start);
     SET(CURLOPT_RESOLVER_START_DATA, (void *)x);
 
@@ -783,6 +809,7 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
         lrc = slist_add_lines(&x->proxy_headers, opts->proxy_headers, opts->proxy_headers_len);
     if (lrc != 0)
         return lrc;
+    x->resends = 0;
     x->send_body = (flags & HTTPR_F_BODY) ? 1 : 0;
     size_t copy_len = (flags & HTTPR_F_UPLOAD) ? 0 : body_len; /* fed bodies are not copied */
     if (copy_len > x->body_cap) {

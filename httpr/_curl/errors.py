@@ -155,6 +155,25 @@ ROWS: tuple[Row, ...] = (
         lambda f: "the server answered over HTTP/1.x, but http2_only requires HTTP/2",
     ),
     Row(
+        "resend refused, reset while sending",
+        lambda f: f.reason == lib.HTTPR_REASON_RESEND and f.error.startswith("Send failure"),
+        exc.WriteError,
+        _curl_text,
+    ),
+    Row(
+        "resend refused, reset while receiving",
+        lambda f: f.reason == lib.HTTPR_REASON_RESEND and f.error.startswith("Recv failure"),
+        exc.ReadError,
+        _curl_text,
+    ),
+    Row(
+        # libcurl's own resend stopped (api.md 13); the first attempt's error text is kept.
+        "resend refused, closed",
+        _reason(lib.HTTPR_REASON_RESEND),
+        exc.RemoteProtocolError,
+        lambda f: "the server closed the connection before a complete response head",
+    ),
+    Row(
         "size cap",
         _reason(lib.HTTPR_REASON_SIZE_CAP),
         exc.ResponseTooLarge,

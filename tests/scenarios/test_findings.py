@@ -1,4 +1,4 @@
-"""Bugs the scenarios found (issue 11), pinned as strict xfails until they are fixed.
+"""Bugs the scenarios found (issue 11), fixed: regression tests in tests/faults/test_resend_after_reset.py.
 
 A reset mid-status-line on a reused HTTP/1.1 connection (the crawl site's RESET_HEAD pages):
 the server has sent ``HTTP/1.1 `` (9 bytes, read by the client) and then a TCP RST.
@@ -10,7 +10,7 @@ the server has sent ``HTTP/1.1 `` (9 bytes, read by the client) and then a TCP R
 - api.md section 14: a reset while receiving is `ReadError`. A POST (whose body libcurl may
   not rewind) gets `WriteError` "the connection closed before any response" instead.
 
-When a fix lands these XPASS, which fails the run (xfail_strict): drop the marks then.
+Fixed: a resend after a response byte, or a second one, is refused in PREREQ / SEEK (csrc).
 """
 
 from __future__ import annotations
@@ -115,10 +115,6 @@ def warm_pool(client: httpr.Client, url: str) -> None:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="libcurl resends a GET after a partial status line, once per pooled connection",
-)
 def test_get_reset_mid_status_line_on_reused_connection_is_not_resent(
     reset_server: ResetServer,
 ) -> None:
@@ -131,10 +127,6 @@ def test_get_reset_mid_status_line_on_reused_connection_is_not_resent(
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    raises=httpr.WriteError,
-    reason="WriteError 'closed before any response' after a response byte",
-)
 def test_post_reset_mid_status_line_on_reused_connection_is_a_read_error(
     reset_server: ResetServer,
 ) -> None:

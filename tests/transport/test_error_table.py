@@ -43,6 +43,29 @@ CASES: list[tuple[str, dict[str, object], type[Exception]]] = [
         {"curlcode": 23, "reason": lib.HTTPR_REASON_VERSION},
         httpr.RemoteProtocolError,
     ),
+    (
+        "resend refused, reset while sending",
+        {"curlcode": 42, "reason": lib.HTTPR_REASON_RESEND, "error": "Send failure: Broken pipe"},
+        httpr.WriteError,
+    ),
+    (
+        "resend refused, reset while receiving",
+        {
+            "curlcode": 65,
+            "reason": lib.HTTPR_REASON_RESEND,
+            "error": "Recv failure: Connection reset by peer",
+        },
+        httpr.ReadError,
+    ),
+    (
+        "resend refused, closed",
+        {
+            "curlcode": 42,
+            "reason": lib.HTTPR_REASON_RESEND,
+            "error": "operation aborted by pre-request callback",
+        },
+        httpr.RemoteProtocolError,
+    ),
     ("size cap", {"curlcode": 23, "reason": lib.HTTPR_REASON_SIZE_CAP}, httpr.ResponseTooLarge),
     ("decoding", {"curlcode": 23, "reason": lib.HTTPR_REASON_DECODING}, httpr.DecodingError),
     ("libcurl timeout without a connection", {"curlcode": 28, "reason": 0}, httpr.ConnectTimeout),
