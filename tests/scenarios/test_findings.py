@@ -1,4 +1,4 @@
-"""Bugs the scenarios found (issue 11), fixed: regression tests in tests/faults/test_resend_after_reset.py.
+"""Bugs the scenarios found (issue 11), now fixed (tests/faults/test_resend_after_reset.py).
 
 A reset mid-status-line on a reused HTTP/1.1 connection (the crawl site's RESET_HEAD pages):
 the server has sent ``HTTP/1.1 `` (9 bytes, read by the client) and then a TCP RST.
