@@ -733,7 +733,8 @@ static void *engine_main(void *arg)
         }
         if (wait_us == 0)
             continue;
-        if (now - e->last_activity < HTTPR_ENGINE_SPIN_US) {
+        if (e->n_active <= HTTPR_ENGINE_SPIN_MAX_ACTIVE &&
+            now - e->last_activity < HTTPR_ENGINE_SPIN_US) {
             /* Busy-poll the sockets without blocking, then the queues again; yield the CPU
              * in between, so a woken caller or a local server is not kept off a core. */
             curl_multi_poll(e->multi, NULL, 0, 0, NULL);

@@ -115,6 +115,7 @@ struct httpr_engine {
     int thread_started;
     int sleeping; /* the engine is (about to be) blocked in curl_multi_poll (engine lock) */
     int64_t last_activity; /* engine thread only: last submit/command/completion seen */
+    int spinners; /* callers in httpr_xfer_wait's yield-spin (atomic) */
     pthread_t thread;
     CURLM *multi;
     CURLSH *share;

@@ -895,10 +895,14 @@ int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
      * ~17 us, more than a small local request's remaining wait. Yielding keeps the engine
      * and a local server on the CPU. events only grows, so a relaxed read that sees a bit
      * is confirmed under the lock below. */
-    int64_t spin_until = httpr_now_us() + HTTPR_WAIT_SPIN_US;
-    while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & want) == 0 &&
-           httpr_now_us() < spin_until)
-        sched_yield();
+    int *spinners = &x->engine->spinners;
+    if (__atomic_add_fetch(spinners, 1, __ATOMIC_RELAXED) <= HTTPR_WAIT_MAX_SPINNERS) {
+        int64_t spin_until = httpr_now_us() + HTTPR_WAIT_SPIN_US;
+        while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & want) == 0 &&
+               httpr_now_us() < spin_until)
+            sched_yield();
+    }
+    __atomic_sub_fetch(spinners, 1, __ATOMIC_RELAXED);
     struct timespec until;
     deadline_after(timeout_ms, &until);
     int rc = 0;
