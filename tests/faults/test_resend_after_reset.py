@@ -3,8 +3,8 @@
 libcurl resends a request when a reused connection dies before a complete head line or a
 body byte (Curl_retry_request), and again on each further idle pooled connection, up to 5
 times. A partial status line (``HTTP/1.1 `` then a reset) is no complete line to it. httpr
-allows one resend, and only when no response byte arrived (issue 11: the scenario finding
-in tests/scenarios/test_findings.py); the error of a refused resend follows api.md 14.
+allows one resend, and only when no response byte arrived (issue 11: found by the crawl
+scenario, tests/scenarios/test_crawl.py); the error of a refused resend follows api.md 14.
 """
 
 from __future__ import annotations
