@@ -91,6 +91,8 @@ async def test_concurrency_slot_wait_is_the_pool_phase(server) -> None:
 async def test_cancellation_aborts_the_transfer_and_leaks_nothing(
     server, raw_server, how: str
 ) -> None:
+    """FLT-26 (headers phase): cancel, wait_for and asyncio.timeout abort the
+    transfer, free its connection and leave the client usable."""
     closed = threading.Event()
 
     def handler(sock: socket.socket) -> None:

@@ -88,6 +88,7 @@ def test_request_header_none_removes_a_default(client: httpr.Client, server) -> 
 
 
 def test_empty_header_value_is_sent_empty(client: httpr.Client, server) -> None:
+    """IN-09: an empty value arrives as an empty header."""
     sent = wire_headers(client.get(f"{server.url}/echo", headers={"X-Empty": ""}))
     assert ("X-Empty", "") in sent
 
@@ -112,6 +113,7 @@ def test_large_post_does_not_wait_for_100_continue(client: httpr.Client, server)
 
 
 def test_post_without_body_sends_content_length_zero(client: httpr.Client, server) -> None:
+    """IN-11: bodiless POST/PUT/PATCH send Content-Length: 0, DELETE none."""
     for method in ("POST", "PUT", "PATCH"):
         data = echo(client.request(method, f"{server.url}/echo"))
         sent = dict((k.lower(), v) for k, v in data["headers"])  # type: ignore[attr-defined]
@@ -189,6 +191,7 @@ def test_module_functions_use_a_short_lived_client(server) -> None:
 
 
 def test_close_refuses_requests_and_releases_the_engine(make_client, server) -> None:
+    """IN-14: a closed client raises ClientClosed, never reopens."""
     before = counters()
     c = make_client()
     assert counters()["threads"] == before["threads"]  # no thread until the first request
@@ -240,6 +243,7 @@ def closed_port() -> int:
 
 
 def test_refused_connection_is_connect_error(client: httpr.Client) -> None:
+    """FLT-14: a refused connection is ConnectError, promptly."""
     port = closed_port()
     start = time.perf_counter()
     with pytest.raises(httpr.ConnectError) as info:
@@ -260,6 +264,7 @@ def test_stalled_server_is_read_timeout_on_time(make_client, raw_server) -> None
 
 
 def test_stalled_body_is_read_timeout(make_client, raw_server) -> None:
+    """FLT-04: a short body on an open socket is ReadTimeout on time."""
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part"
     srv = raw_server(serve_bytes(head, then="hold"))
     with make_client(timeout=httpr.Timeout(5.0, read=SHORT_TIMEOUT)) as c:
@@ -300,6 +305,8 @@ def test_total_timeout(make_client, raw_server) -> None:
     ],
 )
 def test_broken_replies_are_remote_protocol_errors(make_client, raw_server, reply: bytes) -> None:
+    """FLT-01/02/03/08/09: no reply, a cut head, a short body, conflicting framing
+    and garbage are RemoteProtocolError (all cases: tests/faults/test_server_faults.py)."""
     srv = raw_server(serve_bytes(reply, then="close"))
     with make_client(timeout=httpr.Timeout(5.0)) as c:
         with pytest.raises(httpr.RemoteProtocolError) as info:
@@ -308,6 +315,7 @@ def test_broken_replies_are_remote_protocol_errors(make_client, raw_server, repl
 
 
 def test_oversized_head_is_refused(make_client, raw_server) -> None:
+    """FLT-12: more than 1,000 header lines is RemoteProtocolError naming the cap."""
     lines = b"".join(b"X-%d: y\r\n" % i for i in range(1001))
     srv = raw_server(serve_bytes(b"HTTP/1.1 200 OK\r\n" + lines + b"\r\n", then="close"))
     with make_client() as c, pytest.raises(httpr.RemoteProtocolError, match="1000 lines"):
@@ -315,6 +323,7 @@ def test_oversized_head_is_refused(make_client, raw_server) -> None:
 
 
 def test_reset_mid_body_is_read_error(make_client, raw_server) -> None:
+    """FLT-13: an RST mid-body is ReadError."""
     from tests.servers.raw import reset
 
     def handler(sock: socket.socket) -> None:
@@ -357,6 +366,8 @@ def test_reset_mid_body_is_read_error(make_client, raw_server) -> None:
     ],
 )
 def test_bad_input_raises_before_any_connection(make_client, raw_server, call, error) -> None:
+    """IN-05/06, IN-10, IN-13, IN-15: bad methods, headers, framing headers,
+    bodies and schemes raise before any connection (each row: tests/client/test_bad_inputs.py)."""
     srv = raw_server(serve_bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
     with make_client() as c:
         with pytest.raises(error):
@@ -379,6 +390,7 @@ def test_bad_input_raises_before_any_connection(make_client, raw_server, call, e
     ],
 )
 def test_bad_client_options_raise_at_construction(make_client, kwargs, error) -> None:
+    """IN-12: bad or conflicting options fail at construction."""
     with pytest.raises(error):
         make_client(**kwargs)
 
@@ -388,6 +400,8 @@ def test_bad_client_options_raise_at_construction(make_client, kwargs, error) ->
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
 def test_ctrl_c_interrupts_and_cancels_the_transfer(raw_server) -> None:
+    """FLT-26 (Ctrl-C): SIGINT interrupts the wait promptly, aborts the transfer
+    and leaves the client usable."""
     closed = threading.Event()
 
     def handler(sock: socket.socket) -> None:

@@ -99,6 +99,7 @@ def test_redirects_are_followed_at_entry(server) -> None:
 
 
 def test_closing_mid_body_aborts_the_transfer(raw_server) -> None:
+    """FLT-24: a stream closed mid-body discards its HTTP/1.1 connection."""
     closed = threading.Event()
 
     def handler(sock: socket.socket) -> None:

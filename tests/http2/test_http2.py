@@ -285,6 +285,7 @@ def test_concurrent_async_requests_share_one_connection(kind: str, h2_server: H2
 
 @pytest.mark.parametrize("kind", async_kinds())
 def test_cancel_resets_stream_and_keeps_http2_connection(kind: str, h2_server: H2Server) -> None:
+    """FLT-24 over HTTP/2: a cancelled stream is reset, the connection kept."""
     tag = new_tag()
     base = h2_server.https_url
 
