@@ -123,6 +123,7 @@ def test_closing_mid_body_aborts_the_transfer(raw_server) -> None:
 
 
 def test_size_cap_in_streams(server) -> None:
+    """SEC-08 in streams: never more than the cap delivered."""
     with httpr.Client(max_response_size=50000) as c:
         with pytest.raises(httpr.ResponseTooLarge):  # declared length: fails at entry
             with c.stream("GET", f"{server.url}/bytes?size=60000"):
