@@ -749,7 +749,7 @@ class BaseClient:
             b"" if streamed is not None else (body or b""),  # type: ignore[arg-type]
             stream=streamed is not None,
         )
-        hop = Hop(
+        hop = Hop._trusted(
             timeout=timeout,
             wire_headers=tuple(headers),
             send_body=send_body,

@@ -252,6 +252,21 @@ _HTTP_VERSIONS = {
 
 
 def _parse_status_line(line: str) -> tuple[str, int]:
+    """``(version, status)`` of a status line; a server sends the same few ones (cached)."""
+    parsed = _STATUS_LINES.get(line)
+    if parsed is None:
+        parsed = _split_status_line(line)
+        if len(_STATUS_LINES) >= _STATUS_LINES_MAX:
+            _STATUS_LINES.clear()
+        _STATUS_LINES[line] = parsed
+    return parsed
+
+
+_STATUS_LINES: dict[str, tuple[str, int]] = {}
+_STATUS_LINES_MAX = 64
+
+
+def _split_status_line(line: str) -> tuple[str, int]:
     parts = line.split(None, 2)
     code = parts[1] if len(parts) > 1 else ""
     if len(code) != 3 or not (code.isascii() and code.isdigit()):
@@ -618,6 +633,26 @@ class Timings:
     first_byte: float = 0.0
     total: float = 0.0
     new_connection: bool = False
+
+    @classmethod
+    def _from_curl(cls, times_us: Sequence[int], num_connects: int) -> Timings:
+        """The timings of libcurl's microsecond times (namelookup, connect, appconnect,
+        pretransfer, starttransfer, total); ``num_connects == 0`` means a reused connection.
+
+        Filled through ``__dict__``: the frozen ``__init__`` would make seven
+        ``object.__setattr__`` calls, once per response."""
+        self = object.__new__(cls)
+        reused = num_connects == 0
+        self.__dict__.update(
+            name_lookup=0.0 if reused else times_us[0] / 1e6,
+            connect=0.0 if reused else times_us[1] / 1e6,
+            tls_handshake=0.0 if reused else times_us[2] / 1e6,
+            pretransfer=times_us[3] / 1e6,
+            first_byte=times_us[4] / 1e6,
+            total=times_us[5] / 1e6,
+            new_connection=not reused,
+        )
+        return self
 
 
 class Request:

@@ -155,17 +155,7 @@ class StreamingResponse(Response):
         result = getattr(self._source, "result", None)
         if result is not None:  # final figures of the hop (api.md 6, 7)
             self._elapsed = datetime.timedelta(microseconds=result.elapsed_us)
-            t = result.times_us
-            reused = result.num_connects == 0
-            self._timings = Timings(
-                name_lookup=0.0 if reused else t[0] / 1e6,
-                connect=0.0 if reused else t[1] / 1e6,
-                tls_handshake=0.0 if reused else t[2] / 1e6,
-                pretransfer=t[3] / 1e6,
-                first_byte=t[4] / 1e6,
-                total=t[5] / 1e6,
-                new_connection=not reused,
-            )
+            self._timings = Timings._from_curl(result.times_us, result.num_connects)
 
     # -- bytes --
 

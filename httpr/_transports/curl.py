@@ -47,6 +47,8 @@ _LIBCURL_DEFAULTS = ("Accept", "Accept-Encoding")
 
 # A cache of option structs per Timeout: most clients use one or two.
 _OPTIONS_CACHE_MAX = 16
+# A cache of HTTPHEADER blocks per set of wire headers.
+_HEADER_LINES_CACHE_MAX = 64
 
 
 class CurlTransport(BaseTransport):
@@ -80,6 +82,7 @@ class CurlTransport(BaseTransport):
         self._users = 0
         self._closed = False
         self._options: dict[tuple[object, ...], TransferOptions] = {}
+        self._lines: dict[tuple[tuple[tuple[str, str], ...], bool], bytes] = {}
         self._async: AsyncDispatcher | None = None
 
     # -- engine lifetime: the last user lets go (amendment 3.1) --
@@ -153,6 +156,20 @@ class CurlTransport(BaseTransport):
             self._options[key] = opts
         return opts
 
+    def _header_lines(self, hop: Hop) -> bytes:
+        """The hop's ``HTTPHEADER`` lines (``_build_header_lines``), from a small cache of
+        this client's: it sends the same few header sets again and again. A header that
+        changes on every request (a cookie, a signature) only costs a miss; the cache, which
+        may hold credentials as the option structs do, goes with the client."""
+        key = (hop.wire_headers, hop.send_body)
+        lines = self._lines.get(key)
+        if lines is None:
+            lines = _build_header_lines(hop.wire_headers, hop.send_body)
+            if len(self._lines) >= _HEADER_LINES_CACHE_MAX:
+                self._lines.clear()
+            self._lines[key] = lines
+        return lines
+
     # -- one hop --
 
     def _start(
@@ -179,7 +196,7 @@ class CurlTransport(BaseTransport):
             self._options_for(hop),
             request.method.encode("ascii"),
             request.url.encode("ascii"),
-            _header_lines(hop),
+            self._header_lines(hop),
             request.content if hop.send_body and hop.body_stream is None else b"",
             flags,
             declared_len=declared,
@@ -294,17 +311,7 @@ class CurlTransport(BaseTransport):
 
         # libcurl decoded the body (or failed with 61): the headers describe the content.
         status, headers = _parse_head(request, res.head)
-        reused = res.num_connects == 0
-        t = res.times_us
-        timings = Timings(
-            name_lookup=0.0 if reused else t[0] / 1e6,
-            connect=0.0 if reused else t[1] / 1e6,
-            tls_handshake=0.0 if reused else t[2] / 1e6,
-            pretransfer=t[3] / 1e6,
-            first_byte=t[4] / 1e6,
-            total=t[5] / 1e6,
-            new_connection=not reused,
-        )
+        timings = Timings._from_curl(res.times_us, res.num_connects)
         return Response._from_transport(
             status_code=status or res.status,
             headers=headers,
@@ -505,7 +512,7 @@ def _head_version(head: bytes) -> str:
     return "HTTP/1.1"
 
 
-def _header_lines(hop: Hop) -> bytes:
+def _build_header_lines(wire_headers: tuple[tuple[str, str], ...], send_body: bool) -> bytes:
     """The NUL-terminated ``HTTPHEADER`` lines of a hop (design.md section 8).
 
     - An empty value goes as ``Name;`` (libcurl drops ``Name:``, which means "remove").
@@ -518,13 +525,13 @@ def _header_lines(hop: Hop) -> bytes:
     """
     parts: list[str] = []
     seen: set[str] = set()
-    for name, value in hop.wire_headers:
+    for name, value in wire_headers:
         seen.add(name.lower())
         parts.append(f"{name}: {value}\0" if value else f"{name};\0")
     for name in _LIBCURL_DEFAULTS:
         if name.lower() not in seen:
             parts.append(f"{name}:\0")
-    if hop.send_body:
+    if send_body:
         if "expect" not in seen:
             parts.append("Expect:\0")
         if "content-type" not in seen:
