@@ -85,6 +85,8 @@ def test_text_file_is_refused() -> None:
 
 
 def test_large_generator_upload_keeps_memory_bounded(raw_server) -> None:
+    """LD-07 (small, default run; 1 GiB: tests/stress/test_large_transfers.py): a
+    64 MiB generator upload in bounded memory."""
     total = 64 * 1024 * 1024
     received = []
 

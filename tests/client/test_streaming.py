@@ -149,6 +149,8 @@ def test_a_stream_outlives_its_client(server) -> None:
 
 
 def test_slow_reader_pauses_instead_of_buffering(server) -> None:
+    """LD-06 (small, default run; 1 GiB: tests/stress/test_large_transfers.py): a slow
+    reader pauses the transfer, RSS stays at the ring's size."""
     size = 48 * 1024 * 1024
     with httpr.Client(timeout=httpr.Timeout(5.0, read=0.2)) as c:
         with c.stream("GET", f"{server.url}/bytes?size={size}") as r:
