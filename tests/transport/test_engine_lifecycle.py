@@ -32,6 +32,8 @@ def _child_get(url: str, client: httpr.Client, queue: multiprocessing.Queue[obje
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_client_used_before_fork_works_in_child_and_parent(server) -> None:
+    """LD-09 (fork): a client used before fork() works in the child (a fresh engine)
+    and in the parent, whose pooled connection the child never touched."""
     url = f"{server.url}/bytes?size=64"
     with httpr.Client() as client:
         assert client.get(url).content == payload(64)  # engine and a pooled connection exist
@@ -46,6 +48,49 @@ def test_client_used_before_fork_works_in_child_and_parent(server) -> None:
         r = client.get(url)
         assert r.content == payload(64)
         assert not r.timings.new_connection
+
+
+def _pool_child_get(url: str) -> tuple[int, bool, int]:
+    """In a process-pool worker: GETs with a fresh client and the module function."""
+    with httpr.Client(timeout=10.0) as c:
+        ok = c.get(url).content == payload(64)
+    ok = ok and httpr.get(url, timeout=10.0).content == payload(64)
+    return os.getpid(), ok, counters()["engines"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_process_pool_children_request_while_the_parent_does(server, method: str) -> None:
+    """LD-09: a process pool (multiprocessing fork and spawn) whose workers request while the
+    parent's live client keeps requesting: every child request succeeds, the parent has 0
+    errors and keeps its own pooled connection."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = f"{server.url}/bytes?size=64"
+    parent_errors: list[BaseException] = []
+    with httpr.Client(timeout=10.0) as client:
+        assert client.get(url).content == payload(64)
+        # A forked child keeps (never frees) the engines it inherited (design.md 7).
+        inherited = counters()["engines"] if method == "fork" else 0
+        ctx = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+            futures = [pool.submit(_pool_child_get, url) for _ in range(6)]
+            for _ in range(20):
+                try:
+                    r = client.get(url)
+                    assert r.content == payload(64)
+                    assert not r.timings.new_connection
+                except BaseException as e:  # counted: the row's figure is parent errors (0)
+                    parent_errors.append(e)
+            results = [f.result(timeout=30) for f in futures]
+        assert parent_errors == []
+        assert all(ok for _, ok, _ in results), results
+        assert {pid for pid, _, _ in results} - {os.getpid()}  # really other processes
+        # Each child closed the engines it made itself.
+        assert all(engines == inherited for _, _, engines in results), results
+        assert client.get(url).content == payload(64)
 
 
 def test_counters_return_to_baseline_after_failures_and_close(server, raw_server) -> None:
