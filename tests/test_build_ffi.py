@@ -170,3 +170,27 @@ def test_flag_splitting_for_the_extension(build_ffi: ModuleType) -> None:
         ["/opt/lib"],
         ["-Wl,-rpath,/opt/lib"],
     )
+
+
+def test_sanitize_build_flags_for_make_asan(
+    build_ffi: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FZ-05: ``make asan`` builds csrc/ with HTTPR_SANITIZE=1, which must compile and link
+    with ASan and UBSan, and runs the transport suites (tests/transport, client, faults,
+    timeouts, tls, proxies, http2, ...) against that build: "no reports" is that run's exit
+    status (UBSan halt_on_error=1). This pins the flags; nothing here compiles."""
+    pytest.importorskip("cffi")
+    monkeypatch.setenv("HTTPR_CURL_CFLAGS", "")  # skips the probes: no pkg-config run
+    monkeypatch.setenv("HTTPR_CURL_LIBS", "-lcurl")
+    monkeypatch.setenv("HTTPR_SANITIZE", "1")
+    kwds = build_ffi.ffibuilder()._assigned_source[3]
+    assert "-fsanitize=address,undefined" in kwds["extra_compile_args"]
+    assert "-fsanitize=address,undefined" in kwds["extra_link_args"]
+    monkeypatch.delenv("HTTPR_SANITIZE")
+    assert (
+        "-fsanitize=address,undefined"
+        not in build_ffi.ffibuilder()._assigned_source[3]["extra_compile_args"]
+    )
+    makefile = (ROOT / "Makefile").read_text()
+    assert "HTTPR_SANITIZE=1" in makefile
+    assert "\nASAN_TESTS := tests/transport tests/client tests/faults" in makefile
