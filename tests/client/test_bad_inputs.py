@@ -346,3 +346,43 @@ def test_mixed_case_scheme_is_accepted(client: Any, capture: Capture) -> None:
     """IN-15: `hTtP://` is http (schemes are case-insensitive)."""
     assert client.get(capture.url.replace("http", "hTtP", 1) + "/mixed").status_code == 200
     assert capture.only_head().startswith(b"GET /mixed HTTP/1.1\r\n")
+
+
+# -- SEC-17 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_url",
+    [
+        pytest.param(lambda p: f"http://127.0.0.1%2F.x.invalid:{p}/", id="pct-2F-in-host"),
+        pytest.param(lambda p: f"http://a@b@127.0.0.1:{p}/", id="a@b@host"),
+        pytest.param(lambda p: f"http://x.invalid\\@127.0.0.1:{p}/", id="backslash-before-@"),
+        pytest.param(lambda p: f"http://127\uff0e0\uff0e0\uff0e1:{p}/", id="full-width-dot"),
+        pytest.param(lambda p: f"http://127\u30020\u30020\u30021:{p}/", id="ideographic-dot"),
+        pytest.param(lambda p: f"http://u:p@127.0.0.1:{p}@x.invalid/", id="host-after-last-@"),
+    ],
+)
+def test_parser_differentials(client: Any, capture: Capture, make_url: Any) -> None:
+    """SEC-17: `%2F` in the host, `a@b@host`, `\\` before `@`, full-width dots: rejected
+    before I/O, or the host httpr parsed is the host it connected to (libcurl gets exactly
+    the validated URL): the raw server is reached only when the parsed host is 127.0.0.1."""
+    from httpr._urls import parse_url
+
+    url = make_url(capture.srv.port)
+    try:
+        parsed = parse_url(url)
+    except httpr.InvalidURL:
+        with pytest.raises(httpr.InvalidURL):
+            client.get(url)
+        capture.assert_untouched()
+        return
+    if parsed.host != "127.0.0.1":
+        with pytest.raises(httpr.ConnectError, match=parsed.host):
+            client.get(url)
+        capture.assert_untouched()
+        return
+    r = client.get(url)
+    assert r.request.url.startswith(f"http://127.0.0.1:{capture.srv.port}/")
+    assert capture.srv.connections_accepted == 1
+    host_lines = [ln for ln in header_lines(capture.only_head()) if ln.lower().startswith(b"host:")]
+    assert host_lines == [b"Host: 127.0.0.1:%d" % capture.srv.port]
