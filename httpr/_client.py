@@ -700,10 +700,12 @@ class BaseClient:
                 headers.append(("Cookie", call.raw_cookie))
         else:
             jar = self._jar.cookie_header_pairs(call.url_str) if self._cookie_store else []
-            if call.creds_ok:
+            if not call.creds_ok:
+                pairs = jar
+            elif jar or call.client_cookies or call.request_cookies:
                 pairs = merge_cookie_pairs(jar, call.client_cookies, call.request_cookies)
             else:
-                pairs = jar
+                pairs = []
             if pairs:
                 headers.append(("Cookie", "; ".join(f"{n}={v}" for n, v in pairs)))
         if call.referer is not None:
@@ -1022,6 +1024,8 @@ def _with_params(url: URL, client: list[tuple[str, str]], request: ParamTypes | 
 def _encode_body(
     content: Any, data: Any, json: Any, files: Any = None
 ) -> tuple[bytes | StreamedBody | None, str | None]:
+    if content is None and data is None and json is None and files is None:
+        return None, None  # most requests: no body
     given = [
         n
         for n, v in (("content", content), ("data", data), ("json", json), ("files", files))
