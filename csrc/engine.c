@@ -217,7 +217,10 @@ int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
     x->cancel_queued = 0;
     x->unpause_queued = 0;
     x->unpause_next = NULL;
+    x->data_dirty = 0;
+    x->dirty_next = NULL;
     x->paused = 0;
+    x->ring_writing = 0;
     x->stream = 0;
     x->upload = 0;
     x->up_paused = 0;
@@ -296,6 +299,26 @@ static void push_event(httpr_engine *e, uint64_t id, int kind)
     pthread_mutex_unlock(&e->lock);
 }
 
+/* Engine thread (the write callback): x got ring data its reader has not been woken for. */
+void httpr_engine_mark_dirty(httpr_engine *e, httpr_xfer *x)
+{
+    x->dirty_next = e->dirty;
+    e->dirty = x;
+}
+
+/* Engine thread: wakes the readers of the streams that got data since the last flush. Run
+ * after every call that may deliver data (curl_multi_perform, curl_easy_pause) and before a
+ * transfer finishes, so the list never holds a record past its DONE. */
+static void flush_dirty(httpr_engine *e)
+{
+    while (e->dirty) {
+        httpr_xfer *x = e->dirty;
+        e->dirty = x->dirty_next;
+        x->dirty_next = NULL;
+        httpr_xfer_signal_data(x);
+    }
+}
+
 void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind)
 {
     if (x->notify)
@@ -348,6 +371,7 @@ static void active_unlink(httpr_engine *e, httpr_xfer *x)
 /* Publishes the one terminal event of a transfer and drops the engine's reference. */
 static void engine_finish(httpr_engine *e, httpr_xfer *x, int curlcode, int reason)
 {
+    flush_dirty(e);
     if (x->in_multi) {
         curl_multi_remove_handle(e->multi, x->easy);
         x->in_multi = 0;
@@ -608,6 +632,11 @@ static void check_deadlines(httpr_engine *e, int64_t now)
     e->next_check = next;
 }
 
+void httpr_engine_note_activity(httpr_engine *e)
+{
+    e->last_activity = httpr_now_us();
+}
+
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at)
 {
     if (at < e->next_check)
@@ -698,6 +727,7 @@ static void *engine_main(void *arg)
             }
             httpr_engine_return_record(e, x); /* the command's reference */
         }
+        flush_dirty(e); /* curl_easy_pause may have delivered data */
         if (stop) {
             while (e->active)
                 engine_finish(e, e->active, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
@@ -706,6 +736,7 @@ static void *engine_main(void *arg)
 
         int running = 0;
         curl_multi_perform(e->multi, &running);
+        flush_dirty(e);
         int queued;
         CURLMsg *m;
         while ((m = curl_multi_info_read(e->multi, &queued)) != NULL) {
@@ -733,8 +764,13 @@ static void *engine_main(void *arg)
         }
         if (wait_us == 0)
             continue;
+        /* Also while a reader drains a paused stream: its unpause then needs no wake-up.
+         * A wake-up would cost the reader more than the syscall: the scheduler runs the
+         * woken engine on the reader's core, so the two take turns on one core and the
+         * reader stalls for as long as the engine refills the ring. */
+        int64_t drain = __atomic_load_n(&e->reader_drain, __ATOMIC_RELAXED);
         if (e->n_active <= HTTPR_ENGINE_SPIN_MAX_ACTIVE &&
-            now - e->last_activity < HTTPR_ENGINE_SPIN_US) {
+            (now - e->last_activity < HTTPR_ENGINE_SPIN_US || now - drain < HTTPR_ENGINE_SPIN_US)) {
             /* Busy-poll the sockets without blocking, then the queues again; yield the CPU
              * in between, so a woken caller or a local server is not kept off a core. */
             curl_multi_poll(e->multi, NULL, 0, 0, NULL);

@@ -75,6 +75,12 @@
 #define HTTPR_STREAM_HWM_BYTES (1024 * 1024)
 #define HTTPR_STREAM_RING_BYTES (HTTPR_STREAM_HWM_BYTES + CURL_MAX_WRITE_SIZE)
 #define HTTPR_STREAM_LWM_BYTES (HTTPR_STREAM_HWM_BYTES / 4)
+/* A reader takes at most this much per call (api.md 7: iter_bytes chunks <= 64 KiB). */
+#define HTTPR_STREAM_CHUNK_BYTES (64 * 1024)
+/* libcurl's receive buffer for streams: fewer, larger recv calls per pass. */
+#ifndef HTTPR_STREAM_RECV_BYTES
+#define HTTPR_STREAM_RECV_BYTES (256 * 1024)
+#endif
 /* Records (with their easy handle and buffers) an engine keeps for reuse. */
 #define HTTPR_RECORD_POOL_MAX 64
 /* After activity the engine busy-polls (yielding between polls) this long before it sleeps
@@ -314,5 +320,14 @@ void httpr_ring_free(httpr_ring *r);
 size_t httpr_ring_write(httpr_ring *r, const void *src, size_t n);
 size_t httpr_ring_read(httpr_ring *r, void *dst, size_t n);
 size_t httpr_ring_space(const httpr_ring *r);
+/* The readable bytes at the head, up to n and up to the end of the storage (no copy). */
+size_t httpr_ring_peek(const httpr_ring *r, const unsigned char **at, size_t n);
+/* Drops n bytes at the head; rewind: an emptied ring starts again at the storage's start. */
+void httpr_ring_consume(httpr_ring *r, size_t n, int rewind);
+/* A write in three steps, so the copy can run outside the caller's lock: where the free
+ * space starts, the copy there (n <= space), then the bytes become readable. */
+size_t httpr_ring_tail(const httpr_ring *r);
+void httpr_ring_fill(httpr_ring *r, size_t at, const void *src, size_t n);
+void httpr_ring_commit(httpr_ring *r, size_t n);
 
 #endif /* HTTPR_H */

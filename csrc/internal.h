@@ -49,8 +49,11 @@ struct httpr_xfer {
     int stream;           /* HTTPR_F_STREAM: body into ring (record lock) */
     httpr_ring ring;      /* kept allocated across reuse once a record streamed */
     int paused;           /* the write callback returned CURL_WRITEFUNC_PAUSE (record lock) */
+    int ring_writing;     /* the write callback is copying into the ring (record lock) */
     int unpause_queued;   /* on the engine's unpause list (engine lock) */
     httpr_xfer *unpause_next;
+    int data_dirty;       /* ring data not yet signalled, on the engine's dirty list (engine) */
+    httpr_xfer *dirty_next;
     int upload;           /* HTTPR_F_UPLOAD: body from the upload ring (record lock) */
     httpr_ring upring;    /* freed when the record is recycled */
     int up_eof;           /* the producer has given everything */
@@ -116,6 +119,7 @@ struct httpr_engine {
     int sleeping; /* the engine is (about to be) blocked in curl_multi_poll (engine lock) */
     int64_t last_activity; /* engine thread only: last submit/command/completion seen */
     int spinners; /* callers in httpr_xfer_wait's yield-spin (atomic) */
+    int64_t reader_drain;  /* last time a reader drained a paused stream (atomic) */
     pthread_t thread;
     CURLM *multi;
     CURLSH *share;
@@ -129,6 +133,7 @@ struct httpr_engine {
     httpr_xfer *unpauses; /* unpause commands (each holds a record ref) */
 
     httpr_xfer *active; /* in the multi (engine thread only) */
+    httpr_xfer *dirty;  /* streams with unsignalled ring data (engine thread only) */
     long n_active;
     long maxconnects; /* CURLMOPT_MAXCONNECTS now in force */
     int64_t next_check; /* earliest deadline that may expire (engine thread only) */
@@ -167,11 +172,14 @@ enum { HTTPR_COUNTER_ENGINES, HTTPR_COUNTER_RECORDS, HTTPR_COUNTER_IN_FLIGHT, HT
 void httpr_xfer_collect(httpr_xfer *x);
 void httpr_xfer_destroy(httpr_xfer *x);
 void httpr_xfer_reset_for_pool(httpr_xfer *x);
+void httpr_xfer_signal_data(httpr_xfer *x);
 
 /* engine.c, for xfer.c */
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at);
+void httpr_engine_note_activity(httpr_engine *e); /* engine thread: spin before sleeping */
 void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
+void httpr_engine_mark_dirty(httpr_engine *e, httpr_xfer *x);
 int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
 void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_note_socket(httpr_engine *e, int fd);

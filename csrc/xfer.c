@@ -307,17 +307,36 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         if (httpr_ring_space(&x->ring) < n) {
             x->paused = 1;
             pthread_mutex_unlock(&x->lock);
+            /* The reader is most likely draining: stay awake for its unpause (engine_main). */
+            httpr_engine_note_activity(x->engine);
             return CURL_WRITEFUNC_PAUSE;
         }
-        int was_empty = x->ring.len == 0;
-        httpr_ring_write(&x->ring, data, n);
+        /* The copy runs outside the lock, so a reader taking its chunk never sleeps on the
+         * lock behind it: the free space is ours while ring_writing stops it rewinding. */
+        size_t at = httpr_ring_tail(&x->ring);
+        x->ring_writing = 1;
+        pthread_mutex_unlock(&x->lock);
+        httpr_ring_fill(&x->ring, at, data, n);
+        pthread_mutex_lock(&x->lock);
+        x->ring_writing = 0;
+        httpr_ring_commit(&x->ring, n);
         x->delivered += (int64_t)n;
-        if (was_empty) {
-            __atomic_or_fetch(&x->events, HTTPR_EV_DATA, __ATOMIC_RELEASE);
-            pthread_cond_broadcast(&x->cond);
+        /* One wake-up per batch, not per 16 KiB callback: a reader that has seen the ring
+         * empty (DATA clear) is woken once a full chunk is in, or by the engine after this
+         * pass over the sockets (httpr_xfer_signal_data), whichever comes first. */
+        int now = 0;
+        if (!(x->events & HTTPR_EV_DATA)) {
+            if (x->ring.len >= HTTPR_STREAM_CHUNK_BYTES) {
+                __atomic_or_fetch(&x->events, HTTPR_EV_DATA, __ATOMIC_RELEASE);
+                pthread_cond_broadcast(&x->cond);
+                now = 1;
+            } else if (!x->data_dirty) {
+                x->data_dirty = 1;
+                httpr_engine_mark_dirty(x->engine, x);
+            }
         }
         pthread_mutex_unlock(&x->lock);
-        if (was_empty)
+        if (now)
             httpr_engine_publish(x->engine, x, HTTPR_EV_DATA);
         return n;
     }
@@ -329,6 +348,22 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     x->resp.len += n;
     x->delivered += (int64_t)n;
     return n;
+}
+
+/* Engine thread, after a pass over the sockets: wakes the reader of a stream that got data
+ * in the pass (unless a full chunk already did). */
+void httpr_xfer_signal_data(httpr_xfer *x)
+{
+    pthread_mutex_lock(&x->lock);
+    x->data_dirty = 0;
+    int now = !(x->events & HTTPR_EV_DATA) && x->ring.len > 0;
+    if (now) {
+        __atomic_or_fetch(&x->events, HTTPR_EV_DATA, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&x->cond);
+    }
+    pthread_mutex_unlock(&x->lock);
+    if (now)
+        httpr_engine_publish(x->engine, x, HTTPR_EV_DATA);
 }
 
 /* CURLOPT_READFUNCTION: the request body, from the record's own copy or, for an upload
@@ -747,6 +782,8 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
         connect_ms = (long)opts->connect_timeout_ms;
     SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 
+    if (x->stream)
+        SET(CURLOPT_BUFFERSIZE, (long)HTTPR_STREAM_RECV_BYTES);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, (void *)x);
     SET(CURLOPT_WRITEFUNCTION, on_body);
@@ -1010,7 +1047,16 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
             break;
         }
     }
-    size_t got = httpr_ring_read(&x->ring, buf, cap);
+    size_t got = 0;
+    while (got < cap && x->ring.len > 0) { /* at most twice: before and after the wrap */
+        const unsigned char *at;
+        size_t k = httpr_ring_peek(&x->ring, &at, cap - got);
+        memcpy(buf + got, at, k);
+        httpr_ring_consume(&x->ring, k, !x->ring_writing);
+        got += k;
+    }
+    if (got && x->paused) /* keeps the engine awake for the unpause (engine_main) */
+        __atomic_store_n(&x->engine->reader_drain, httpr_now_us(), __ATOMIC_RELAXED);
     if (x->ring.len == 0)
         __atomic_and_fetch(&x->events, ~HTTPR_EV_DATA, __ATOMIC_RELEASE);
     int unpause = x->paused && x->ring.len <= HTTPR_STREAM_LWM_BYTES;
