@@ -112,6 +112,10 @@
 /* The grain of TCP_INFO's tcpi_last_data_recv (jiffies; HZ=100 at worst): data this close
  * to a request's start is not told apart from the previous response's last bytes. */
 #define HTTPR_KERNEL_CLOCK_GRAIN_US 10000
+/* How long a stream reader yield-spins on an empty ring before it sleeps. */
+#ifndef HTTPR_STREAM_SPIN_US
+#define HTTPR_STREAM_SPIN_US 100
+#endif
 /* connect=None: the largest connect timeout we hand libcurl; it reads 0 as "300 s" and
  * adds the value to timestamps, so LONG_MAX could overflow (design.md section 6). */
 #define HTTPR_CONNECT_TIMEOUT_NONE_MS 2147483647L
@@ -298,6 +302,11 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
  * to unpause it (design.md 4: only the engine calls curl_easy_pause). */
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status);
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
+/* The same without a copy: first releases `consumed` bytes (what the previous call returned),
+ * then waits as httpr_stream_read does and points *data at up to cap contiguous bytes of the
+ * ring, unchanged until the next call on x (which must release them). */
+int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t cap, size_t *n,
+                      int timeout_ms);
 /* Uploads: copies what fits of data into the upload ring (waiting up to timeout_ms for room;
  * 0: not at all), *accepted bytes taken; eof marks the end once everything is taken.
  * HTTPR_ECLOSED when the transfer already ended (e.g. the server answered early). */

@@ -242,6 +242,8 @@ int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms);
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status);
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
+int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t cap, size_t *n,
+                      int timeout_ms);
 int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t *accepted,
                     int timeout_ms);
 int httpr_xfer_baseline(httpr_xfer *x, httpr_baseline *out);

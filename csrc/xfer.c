@@ -1067,6 +1067,68 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
     return 0;
 }
 
+int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t cap, size_t *n,
+                      int timeout_ms)
+{
+    if (!x || !n || !data || !x->stream || !x->submitted)
+        return HTTPR_EINVAL;
+    *n = 0;
+    *data = NULL;
+    pthread_mutex_lock(&x->lock);
+    if (consumed > x->ring.len) {
+        pthread_mutex_unlock(&x->lock);
+        return HTTPR_EINVAL;
+    }
+    if (consumed) {
+        httpr_ring_consume(&x->ring, consumed, !x->ring_writing);
+        if (x->paused) /* keeps the engine awake for the unpause (engine_main) */
+            __atomic_store_n(&x->engine->reader_drain, httpr_now_us(), __ATOMIC_RELAXED);
+        if (x->ring.len == 0)
+            __atomic_and_fetch(&x->events, ~HTTPR_EV_DATA, __ATOMIC_RELEASE);
+        if (x->paused && x->ring.len <= HTTPR_STREAM_LWM_BYTES) {
+            /* Before any wait: the engine must resume the transfer for more to come. Outside
+             * the record lock: lock order is engine -> record. */
+            pthread_mutex_unlock(&x->lock);
+            httpr_engine_request_unpause(x->engine, x);
+            pthread_mutex_lock(&x->lock);
+        }
+    }
+    if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
+        if (timeout_ms <= 0) {
+            pthread_mutex_unlock(&x->lock);
+            return HTTPR_EAGAIN;
+        }
+        /* Yield-spin first, as httpr_xfer_wait does: the next batch is usually microseconds
+         * away, and a futex sleep and wake-up per chunk costs more than the copy. DATA and
+         * DONE are set atomically; the lock confirms below. */
+        pthread_mutex_unlock(&x->lock);
+        int64_t spin_until = httpr_now_us() + HTTPR_STREAM_SPIN_US;
+        while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & (HTTPR_EV_DATA | HTTPR_EV_DONE)) ==
+                   0 &&
+               httpr_now_us() < spin_until)
+            sched_yield();
+        pthread_mutex_lock(&x->lock);
+    }
+    if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
+        struct timespec until;
+        deadline_after(timeout_ms, &until);
+        while (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
+            if (pthread_cond_timedwait(&x->cond, &x->lock, &until) == ETIMEDOUT) {
+                if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
+                    pthread_mutex_unlock(&x->lock);
+                    return HTTPR_ETIMEDOUT;
+                }
+                break;
+            }
+        }
+    }
+    /* The region [head, head + *n) stays put until the next call: the write callback only
+     * writes into free space, and only this function consumes. */
+    *n = httpr_ring_peek(&x->ring, (const unsigned char **)data, cap);
+    pthread_mutex_unlock(&x->lock);
+    return 0;
+}
+
 int httpr_xfer_feed(httpr_xfer *x, const char *data, size_t len, int eof, size_t *accepted,
                     int timeout_ms)
 {

@@ -168,6 +168,18 @@ class Result:
     error: str
 
 
+class StreamCursor:
+    """A stream reader's place in the ring: the out-parameters of ``httpr_stream_next``,
+    made once per stream, and the bytes of the last chunk still to release."""
+
+    __slots__ = ("consumed", "count", "data")
+
+    def __init__(self) -> None:
+        self.data: Any = ffi.new("const char **")
+        self.count: Any = ffi.new("size_t *")
+        self.consumed = 0
+
+
 class Transfer:
     """A submitted transfer; its owner must call ``free()`` (``ffi.gc`` is a safety net)."""
 
@@ -271,20 +283,29 @@ class Transfer:
             return None
         return bytes(ffi.unpack(out[0], length[0]))
 
-    def read_chunk(self, buf: Any, timeout_ms: int) -> tuple[int, bytes]:
+    def read_chunk(self, cursor: StreamCursor, timeout_ms: int) -> tuple[int, bytes]:
         """``(status, data)`` from a stream's ring: data, or b"" at the end (status 0), or
-        nothing yet (HTTPR_EAGAIN / HTTPR_ETIMEDOUT)."""
-        count: Any = ffi.new("size_t *")
-        rc = lib.httpr_stream_read(self._ptr, buf, STREAM_CHUNK_BYTES, count, timeout_ms)
+        nothing yet (HTTPR_EAGAIN / HTTPR_ETIMEDOUT).
+
+        One copy per chunk, straight from the ring into the bytes object: the C call first
+        releases the previous chunk's bytes (``cursor.consumed``), then points at the next.
+        """
+        rc = lib.httpr_stream_next(
+            self._ptr, cursor.consumed, cursor.data, STREAM_CHUNK_BYTES, cursor.count, timeout_ms
+        )
+        cursor.consumed = 0
         if rc != 0:
             return rc, b""
-        return 0, bytes(ffi.buffer(buf, count[0]))
+        n = cursor.count[0]
+        data = ffi.unpack(cursor.data[0], n)
+        cursor.consumed = n
+        return 0, data
 
-    def read_chunk_blocking(self, buf: Any) -> bytes:
+    def read_chunk_blocking(self, cursor: StreamCursor) -> bytes:
         """The next chunk, b"" at the end; waits without the GIL in signal-friendly slices."""
         try:
             while True:
-                rc, data = self.read_chunk(buf, WAIT_SLICE_MS)
+                rc, data = self.read_chunk(cursor, WAIT_SLICE_MS)
                 if rc == 0:
                     return data
                 if rc != lib.HTTPR_ETIMEDOUT:
@@ -338,8 +359,8 @@ class Transfer:
         return out
 
     @staticmethod
-    def chunk_buffer() -> Any:
-        return ffi.new("char[]", STREAM_CHUNK_BYTES)
+    def stream_cursor() -> StreamCursor:
+        return StreamCursor()
 
     def free(self) -> None:
         """Drops the caller's reference; the record returns to the engine's pool."""

@@ -347,7 +347,7 @@ class CurlStream:
         self._request = request
         self._hop = hop
         self._dispatcher = dispatcher
-        self._buf = Transfer.chunk_buffer()
+        self._cursor = Transfer.stream_cursor()
         self._result: Result | None = None
 
     def finished_now(self) -> bool:
@@ -386,7 +386,7 @@ class CurlStream:
         xfer = self._xfer
         if xfer is None:
             return b""
-        data = xfer.read_chunk_blocking(self._buf)
+        data = xfer.read_chunk_blocking(self._cursor)
         if not data:
             self._end()
         return data
@@ -398,7 +398,7 @@ class CurlStream:
         dispatcher = self._dispatcher
         assert dispatcher is not None
         while True:
-            rc, data = xfer.read_chunk(self._buf, 0)
+            rc, data = xfer.read_chunk(self._cursor, 0)
             if rc == 0:
                 if not data:
                     self._end()
