@@ -221,6 +221,7 @@ int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
     x->dirty_next = NULL;
     x->paused = 0;
     x->ring_writing = 0;
+    x->unpause_asked = 0;
     x->stream = 0;
     x->upload = 0;
     x->up_paused = 0;

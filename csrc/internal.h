@@ -50,6 +50,7 @@ struct httpr_xfer {
     httpr_ring ring;      /* kept allocated across reuse once a record streamed */
     int paused;           /* the write callback returned CURL_WRITEFUNC_PAUSE (record lock) */
     int ring_writing;     /* the write callback is copying into the ring (record lock) */
+    int unpause_asked;    /* the reader queued the unpause of this pause (record lock) */
     int unpause_queued;   /* on the engine's unpause list (engine lock) */
     httpr_xfer *unpause_next;
     int data_dirty;       /* ring data not yet signalled, on the engine's dirty list (engine) */

@@ -306,6 +306,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         pthread_mutex_lock(&x->lock);
         if (httpr_ring_space(&x->ring) < n) {
             x->paused = 1;
+            x->unpause_asked = 0;
             pthread_mutex_unlock(&x->lock);
             /* The reader is most likely draining: stay awake for its unpause (engine_main). */
             httpr_engine_note_activity(x->engine);
@@ -1059,7 +1060,9 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
         __atomic_store_n(&x->engine->reader_drain, httpr_now_us(), __ATOMIC_RELAXED);
     if (x->ring.len == 0)
         __atomic_and_fetch(&x->events, ~HTTPR_EV_DATA, __ATOMIC_RELEASE);
-    int unpause = x->paused && x->ring.len <= HTTPR_STREAM_LWM_BYTES;
+    int unpause = x->paused && !x->unpause_asked && x->ring.len <= HTTPR_STREAM_LWM_BYTES;
+    if (unpause)
+        x->unpause_asked = 1; /* once per pause: the engine's command list holds it */
     pthread_mutex_unlock(&x->lock);
     if (unpause) /* outside the record lock: lock order is engine -> record */
         httpr_engine_request_unpause(x->engine, x);
@@ -1085,7 +1088,8 @@ int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t 
             __atomic_store_n(&x->engine->reader_drain, httpr_now_us(), __ATOMIC_RELAXED);
         if (x->ring.len == 0)
             __atomic_and_fetch(&x->events, ~HTTPR_EV_DATA, __ATOMIC_RELEASE);
-        if (x->paused && x->ring.len <= HTTPR_STREAM_LWM_BYTES) {
+        if (x->paused && !x->unpause_asked && x->ring.len <= HTTPR_STREAM_LWM_BYTES) {
+            x->unpause_asked = 1; /* once per pause: the engine's command list holds it */
             /* Before any wait: the engine must resume the transfer for more to come. Outside
              * the record lock: lock order is engine -> record. */
             pthread_mutex_unlock(&x->lock);
