@@ -450,6 +450,75 @@ static void test_stream_back_pressure(void)
     server_stop(&s);
 }
 
+/* httpr_stream_next, the no-copy read: the same 8 MiB in order through a paused transfer;
+ * every run is <= cap and stays unchanged until the next call releases it, even while the
+ * engine keeps writing; releasing more than was returned is refused. */
+static void test_stream_next(void)
+{
+    server s;
+    server_start(&s, BIG);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_options o = options();
+    o.read_timeout_ms = 100;
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/big", s.port);
+    httpr_xfer *x = NULL;
+    CHECK_EQ_LL(httpr_xfer_start(e, &o, "GET", url, NULL, 0, NULL, 0, HTTPR_F_STREAM, &x), 0);
+    CHECK_EQ_LL(httpr_xfer_wait(x, HTTPR_EV_HEAD, 5000), 0);
+    const size_t cap = 65536;
+    long long total = 0;
+    size_t consumed = 0, biggest = 0;
+    int in_order = 1, stable = 1, stalls = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        const char *data = NULL;
+        size_t n = 0;
+        int rc = httpr_stream_next(x, consumed, &data, cap, &n, 2000);
+        consumed = 0;
+        if (rc != 0) {
+            CHECK_EQ_LL(rc, 0);
+            break;
+        }
+        if (n == 0)
+            break; /* the end */
+        if (n > biggest)
+            biggest = n;
+        if (total > 2 * 1024 * 1024 && stalls < 2) {
+            usleep(250 * 1000); /* > read timeout: the ring fills and the transfer pauses */
+            stalls++;
+        } else if (guard % 7 == 0) {
+            usleep(2000); /* the engine writes into the rest of the ring meanwhile */
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (data[i] != (char)((total + (long long)i) % 251))
+                in_order = stable = 0;
+        }
+        total += (long long)n;
+        consumed = n;
+    }
+    CHECK_EQ_LL(total, BIG_BYTES);
+    CHECK(in_order && stable);
+    CHECK(biggest > 0 && biggest <= cap);
+    httpr_result res;
+    CHECK_EQ_LL(httpr_xfer_result(x, &res), 0);
+    CHECK_EQ_LL(res.curlcode, 0);
+    CHECK_EQ_LL(res.reason, HTTPR_REASON_NONE);
+    httpr_xfer_free(x);
+
+    CHECK_EQ_LL(httpr_xfer_start(e, &o, "GET", url, NULL, 0, NULL, 0, HTTPR_F_STREAM, &x), 0);
+    const char *data = NULL;
+    size_t n = 0;
+    CHECK_EQ_LL(httpr_stream_next(x, 0, &data, cap, &n, 2000), 0);
+    CHECK(n > 0 && data != NULL);
+    CHECK_EQ_LL(httpr_stream_next(x, (size_t)2 * HTTPR_STREAM_RING_BYTES, &data, cap, &n, 0),
+                HTTPR_EINVAL);
+    CHECK_EQ_LL(httpr_engine_cancel(e, x), 0);
+    CHECK_EQ_LL(httpr_xfer_wait(x, HTTPR_EV_DONE, 2000), 0);
+    httpr_xfer_free(x);
+    httpr_engine_free(e);
+    server_stop(&s);
+}
+
 /* design.md 4, the mirror: a 3 MiB body fed in 96 KiB pieces by a producer that pauses
  * longer than the write timeout; the ring never holds more than 1 MiB; the server gets
  * every byte and answers. */
@@ -630,6 +699,7 @@ int main(void)
     test_read_deadline();
     test_cancel_and_async_events();
     test_stream_back_pressure();
+    test_stream_next();
     test_fed_upload();
     test_closed_engine_refuses();
     test_baseline_readback();
