@@ -77,9 +77,11 @@
 #define HTTPR_STREAM_LWM_BYTES (HTTPR_STREAM_HWM_BYTES / 4)
 /* A reader takes at most this much per call (api.md 7: iter_bytes chunks <= 64 KiB). */
 #define HTTPR_STREAM_CHUNK_BYTES (64 * 1024)
-/* libcurl's receive buffer for streams: fewer, larger recv calls per pass. */
+/* libcurl's receive buffer for streams (CURLOPT_BUFFERSIZE, default 16 KiB): fewer, larger
+ * recv calls per pass. At most half the ring, so a pause leaves little in libcurl's own
+ * pause buffer. */
 #ifndef HTTPR_STREAM_RECV_BYTES
-#define HTTPR_STREAM_RECV_BYTES (256 * 1024)
+#define HTTPR_STREAM_RECV_BYTES (512 * 1024)
 #endif
 /* Records (with their easy handle and buffers) an engine keeps for reuse. */
 #define HTTPR_RECORD_POOL_MAX 64
