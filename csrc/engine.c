@@ -372,13 +372,13 @@ static void active_unlink(httpr_engine *e, httpr_xfer *x)
 /* Publishes the one terminal event of a transfer and drops the engine's reference. */
 static void engine_finish(httpr_engine *e, httpr_xfer *x, int curlcode, int reason)
 {
-    flush_dirty(e);
     if (x->in_multi) {
         curl_multi_remove_handle(e->multi, x->easy);
         x->in_multi = 0;
         e->n_active--;
         active_unlink(e, x);
     }
+    flush_dirty(e); /* before DONE: the list must not outlive a record's reference */
     if (reason != HTTPR_REASON_NONE && x->reason == HTTPR_REASON_NONE)
         x->reason = reason;
     /* amendment 2.2: a head cut before its blank line. 7.88 reports CURLE_OK for it, or 18
