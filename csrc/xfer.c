@@ -1106,11 +1106,15 @@ int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t 
          * away, and a futex sleep and wake-up per chunk costs more than the copy. DATA and
          * DONE are set atomically; the lock confirms below. */
         pthread_mutex_unlock(&x->lock);
-        int64_t spin_until = httpr_now_us() + HTTPR_STREAM_SPIN_US;
-        while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & (HTTPR_EV_DATA | HTTPR_EV_DONE)) ==
-                   0 &&
-               httpr_now_us() < spin_until)
-            sched_yield();
+        int *spinners = &x->engine->spinners; /* one spinner per engine, as there */
+        if (__atomic_add_fetch(spinners, 1, __ATOMIC_RELAXED) <= HTTPR_WAIT_MAX_SPINNERS) {
+            int64_t spin_until = httpr_now_us() + HTTPR_STREAM_SPIN_US;
+            while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) &
+                    (HTTPR_EV_DATA | HTTPR_EV_DONE)) == 0 &&
+                   httpr_now_us() < spin_until)
+                sched_yield();
+        }
+        __atomic_sub_fetch(spinners, 1, __ATOMIC_RELAXED);
         pthread_mutex_lock(&x->lock);
     }
     if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
