@@ -12,6 +12,7 @@ import collections
 import dataclasses
 import inspect
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -78,8 +79,8 @@ class AsyncClient(BaseClient):
         timeout: TimeoutTypes = 30.0,
         follow_redirects: bool | None = True,
         max_redirects: int | None = 20,
-        verify: Any = True,
-        ca_cert_file: str | None = None,
+        verify: bool | str | os.PathLike[str] | None = True,
+        ca_cert_file: str | os.PathLike[str] | None = None,
         client_pem: str | None = None,
         client_pem_data: bytes | None = None,
         https_only: bool | None = False,

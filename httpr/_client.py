@@ -11,6 +11,7 @@ import dataclasses
 import json as jsonlib
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -363,8 +364,8 @@ class BaseClient:
         timeout: TimeoutTypes = DEFAULT_TIMEOUT_S,
         follow_redirects: bool | None = True,
         max_redirects: int | None = DEFAULT_MAX_REDIRECTS,
-        verify: bool | None = True,
-        ca_cert_file: str | None = None,
+        verify: bool | str | os.PathLike[str] | None = True,
+        ca_cert_file: str | os.PathLike[str] | None = None,
         client_pem: str | None = None,
         client_pem_data: bytes | None = None,
         https_only: bool | None = False,
@@ -895,7 +896,17 @@ def _with_total(timeout: Timeout, total: float) -> Timeout:
     )
 
 
-_CLIENT: Any = object()  # "use the client's value" for request-level keywords
+class _ClientDefault:
+    """The default of request-level keywords: "use the client's value". Its repr is what
+    ``help(Client.request)`` shows for ``timeout``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<the client's value>"
+
+
+_CLIENT: Any = _ClientDefault()
 _REQUEST_KEYWORDS = (
     "params",
     "headers",

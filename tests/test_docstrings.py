@@ -111,3 +111,13 @@ def test_the_checks_find_what_is_missing() -> None:
     assert sorted(undocumented_members(Child)) == sorted(expected)
     assert own_class_doc(Child)
     assert not own_class_doc(Copied)  # a bare subclass shows its base's docstring
+
+
+@pytest.mark.parametrize("cls", [httpr.Client, httpr.AsyncClient])
+def test_help_shows_readable_defaults(cls: type) -> None:
+    """help() renders every default readably: no ``<object object at 0x...>`` sentinel."""
+    import pydoc
+
+    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    assert "object at 0x" not in text
+    assert "timeout: 'TimeoutTypes | object' = <the client's value>" in text
