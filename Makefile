@@ -137,12 +137,14 @@ valgrind: $(CTEST_BINS) install
 # place in a copy of the tree, so it never replaces the normal build in httpr/ that .venv
 # imports. "Transport tests": every suite that drives csrc/ through a live transfer (streams,
 # uploads, framing, deadlines, TLS, proxies, HTTP/2), not only tests/transport/. Left out:
-# the streaming RSS bound (ASan's quarantine holds freed memory, so RSS measures ASan).
+# the tests that bound RSS (ASan's quarantine holds freed memory, so RSS measures ASan).
 # detect_leaks=0: LeakSanitizer reports CPython's own allocations alive at exit (interned
 # objects, caches), thousands of false positives; C leaks are valgrind's job (make valgrind).
 ASAN_TESTS := tests/transport tests/client tests/faults tests/timeouts tests/tls tests/proxies \
 	tests/http2 tests/mtls tests/multipart
-ASAN_DESELECT := tests/client/test_streaming.py::test_slow_reader_pauses_instead_of_buffering
+ASAN_DESELECT := tests/client/test_streaming.py::test_slow_reader_pauses_instead_of_buffering \
+	tests/client/test_streamed_uploads.py::test_large_generator_upload_keeps_memory_bounded \
+	tests/client/test_stream_encoded_pause.py::test_a_slow_reader_of_a_1000_to_1_stream_gets_every_byte_or_a_decoding_error
 asan: | system-deps
 	rm -rf $(ASAN_TREE)
 	mkdir -p $(ASAN_TREE)
@@ -155,7 +157,8 @@ asan: | system-deps
 		$(CURDIR)/$(ASAN_VENV)/bin/python -m pip install --quiet -e '.[test]'
 	cd $(ASAN_TREE) && LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(CURDIR)/$(ASAN_VENV)/bin/python -m pytest $(ASAN_TESTS) --deselect $(ASAN_DESELECT)
+		$(CURDIR)/$(ASAN_VENV)/bin/python -m pytest $(ASAN_TESTS) \
+		$(addprefix --deselect ,$(ASAN_DESELECT))
 
 # httpr side by side with its peers and a C floor (bench/README.md): sets up nginx and the
 # peers' venvs (bench/setup_peers.sh), runs every cell, writes bench/results/. Extra run.py

@@ -233,6 +233,17 @@ ROWS: tuple[Row, ...] = (
         _curl_text,
     ),
     Row(
+        "decoded body too large while paused",
+        lambda f: f.curlcode == lib.CURLE_OUT_OF_MEMORY and f.head_done,
+        exc.DecodingError,
+        lambda f: (
+            "the decoded body could not be held while the stream was paused: libcurl 7.88 "
+            "decodes a whole read of the compressed body at once and keeps at most 64 MiB of "
+            "it for a paused stream (a compression ratio above about 128:1, read slower than "
+            "it arrives); read the stream faster, or ask for Accept-Encoding: identity"
+        ),
+    ),
+    Row(
         "broken reply",
         _code(
             lib.CURLE_GOT_NOTHING,

@@ -83,6 +83,11 @@ CASES: list[tuple[str, dict[str, object], type[Exception]]] = [
     ("unsupported protocol", {"curlcode": 1, "reason": 0}, httpr.UnsupportedProtocol),
     ("malformed URL", {"curlcode": 3, "reason": 0}, httpr.InvalidURL),
     ("connect or TLS failure", {"curlcode": 60, "reason": 0}, httpr.ConnectError),
+    (
+        "decoded body too large while paused",
+        {"curlcode": 27, "reason": 0, "head_done": True},
+        httpr.DecodingError,
+    ),
     ("broken reply", {"curlcode": 52, "reason": 0}, httpr.RemoteProtocolError),
     (
         "bad chunked encoding",
