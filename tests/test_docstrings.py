@@ -118,6 +118,6 @@ def test_help_shows_readable_defaults(cls: type) -> None:
     """help() renders every default readably: no ``<object object at 0x...>`` sentinel."""
     import pydoc
 
-    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    text = pydoc.plain(pydoc.render_doc(cls))
     assert "object at 0x" not in text
     assert "timeout: 'TimeoutTypes | object' = <the client's value>" in text
