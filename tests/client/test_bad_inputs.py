@@ -7,46 +7,13 @@ and an accepted one must reach the wire encoded, never raw. Client and AsyncClie
 
 from __future__ import annotations
 
-import socket
-import time
 from typing import Any, Callable
 
 import pytest
 
 import httpr
 from tests.conftest import LONG_TIMEOUT
-from tests.servers.raw import RawServer, read_request
-
-EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-
-
-class Capture:
-    """A raw server keeping every request (head, body) it receives, answering 200."""
-
-    def __init__(self, raw_server: Callable[[Callable[[socket.socket], None]], RawServer]):
-        self.requests: list[tuple[bytes, bytes]] = []
-        self.srv = raw_server(self._handle)
-
-    def _handle(self, sock: socket.socket) -> None:
-        while True:
-            head, body = read_request(sock)
-            if not head:
-                return
-            self.requests.append((head, body))
-            sock.sendall(EMPTY_OK)
-
-    @property
-    def url(self) -> str:
-        return self.srv.url
-
-    def assert_untouched(self) -> None:
-        time.sleep(0.05)  # a connect in flight would be accepted by now
-        assert self.srv.connections_accepted == 0
-        assert self.requests == []
-
-    def only_head(self) -> bytes:
-        assert len(self.requests) == 1
-        return self.requests[0][0]
+from tests.servers.raw import Capture
 
 
 @pytest.fixture

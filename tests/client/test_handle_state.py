@@ -10,53 +10,16 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
 
 from tests.conftest import LONG_TIMEOUT
-from tests.servers.raw import RawServer, read_request
+from tests.servers.raw import Capture
 
 Reply = Callable[[bytes], bytes]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-class Capture:
-    """A raw server keeping every (head, body) it receives; `reply(head)` answers each."""
-
-    def __init__(self, raw_server: Callable[[Any], RawServer], reply: Reply) -> None:
-        self.requests: list[tuple[bytes, bytes]] = []
-        self._reply = reply
-        self._lock = threading.Lock()
-        self.srv = raw_server(self._handle)
-
-    def _handle(self, sock: socket.socket) -> None:
-        while True:
-            head, body = read_request(sock)
-            if not head:
-                return
-            with self._lock:
-                self.requests.append((head, body))
-            sock.sendall(self._reply(head))
-
-    @property
-    def url(self) -> str:
-        return self.srv.url
-
-    def fields(self, index: int) -> list[tuple[str, str]]:
-        head = self.requests[index][0].decode("latin-1")
-        pairs = []
-        for line in head.split("\r\n")[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                pairs.append((name.strip().lower(), value.strip()))
-        return pairs
-
-    def values(self, index: int, name: str) -> list[str]:
-        return [v for k, v in self.fields(index) if k == name]
 
 
 def child_pids() -> set[int]:

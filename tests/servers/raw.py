@@ -359,3 +359,59 @@ class RawServer:
         """Exceptions raised by the handler, one per failed connection."""
         with self._lock:
             return list(self._errors)
+
+
+EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+class Capture:
+    """A raw server keeping every ``(head, body)`` it receives, in order; ``reply(head)``
+    answers each (an empty 200 by default). ``raw_server`` is the tests' factory fixture."""
+
+    def __init__(
+        self,
+        raw_server: Callable[[Callable[[socket.socket], None]], RawServer],
+        reply: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        self.requests: list[tuple[bytes, bytes]] = []
+        self._reply = reply or (lambda head: EMPTY_OK)
+        self._lock = threading.Lock()
+        self.srv = raw_server(self._handle)
+
+    def _handle(self, sock: socket.socket) -> None:
+        while True:
+            head, body = read_request(sock)
+            if not head:
+                return
+            with self._lock:
+                self.requests.append((head, body))
+            sock.sendall(self._reply(head))
+
+    @property
+    def url(self) -> str:
+        return self.srv.url
+
+    def assert_untouched(self) -> None:
+        """No connection was made and no request arrived (bad input refused before I/O)."""
+        time.sleep(0.05)  # a connect in flight would be accepted by now
+        assert self.srv.connections_accepted == 0
+        assert self.requests == []
+
+    def only_head(self) -> bytes:
+        """The head of the one request received (fails unless exactly one arrived)."""
+        assert len(self.requests) == 1
+        return self.requests[0][0]
+
+    def fields(self, index: int) -> list[tuple[str, str]]:
+        """The ``(lowercase name, value)`` header lines of request `index`."""
+        head = self.requests[index][0].decode("latin-1")
+        pairs = []
+        for line in head.split("\r\n")[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                pairs.append((name.strip().lower(), value.strip()))
+        return pairs
+
+    def values(self, index: int, name: str) -> list[str]:
+        """Every value of header `name` (lowercase) in request `index`."""
+        return [v for k, v in self.fields(index) if k == name]
