@@ -96,6 +96,10 @@ def _encode_host(host: str, url: str) -> str:
             f"Invalid URL {url!r}: the host {host!r} may only hold letters, digits, '-', '.' "
             "and '_' (no '%', space or control character)"
         )
+    if host.startswith(".") or ".." in host:
+        # No name has an empty label; one trailing dot (an absolute name) is allowed.
+        # Found by FZ-01: "http://..../" reached libcurl, and the cookie jar saw another host.
+        raise InvalidURL(f"Invalid URL {url!r}: the host {host!r} has an empty label")
     return host.lower()
 
 

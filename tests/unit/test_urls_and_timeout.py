@@ -22,6 +22,7 @@ from httpr._urls import parse_url
         ("http://faß.de/", "http://xn--fa-hia.de/"),
         ("http://[::1]:8000/x", "http://[::1]:8000/x"),
         ("http://127.0.0.1?x", "http://127.0.0.1/?x"),
+        ("http://h.invalid./x", "http://h.invalid./x"),  # an absolute name: one trailing dot
     ],
 )
 def test_normalisation(url: str, expected: str) -> None:
@@ -53,6 +54,12 @@ def test_userinfo_is_split_off() -> None:
         "http://h%2Fx.invalid/",
         "http://a\\b.invalid/",
         "http://" + "a" * 70000,
+        # empty labels (FZ-01 found "http://..../", whose host the cookie jar read otherwise)
+        "http://..../",
+        "http://./",
+        "http://.h.invalid/",
+        "http://h..invalid/",
+        "http://h.invalid../",
     ],
 )
 def test_invalid_urls(url: str) -> None:
