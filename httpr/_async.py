@@ -407,21 +407,21 @@ class _Slots:
             timer = self._loop.call_later(timeout, _expire, future)
         try:
             await future
-            return True
         except _SlotTimeout:
             return False
         except BaseException:
-            if future.done() and not future.cancelled() and future.exception() is None:
+            if _handed_a_slot(future):
                 self.release()  # handed a slot, then cancelled before running: pass it on
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-            if not future.done() or future.cancelled() or future.exception() is not None:
+            if not _handed_a_slot(future):
                 try:
                     self._waiters.remove(future)
                 except ValueError:
                     pass  # already taken off by release()
+        return True
 
     def release(self) -> None:
         """Gives the slot to the first live waiter, or back to the pool."""
@@ -436,6 +436,11 @@ class _Slots:
 
 class _SlotTimeout(Exception):
     """A slot wait's deadline passed (turned into PoolTimeout by the caller)."""
+
+
+def _handed_a_slot(future: asyncio.Future[None]) -> bool:
+    """release() resolved the waiter's future (not a timeout, not a cancellation)."""
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 def _expire(future: asyncio.Future[None]) -> None:

@@ -354,29 +354,30 @@ class CaseInsensitiveHeaderMap(Mapping[str, str]):
     if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
 
         def __getattr__(self, name: str) -> Any:
-            # Reached only while a slot is unset: a response's map is split on first use.
-            if name in _PARSED_SLOTS:
-                try:
-                    text, decoded = object.__getattribute__(self, "_lazy")
-                except AttributeError:
-                    try:
-                        pairs = object.__getattribute__(self, "_lazy_pairs")
-                    except AttributeError:
-                        pass
-                    else:
-                        self._set_fields(pairs)
-                        return object.__getattribute__(self, name)
-                else:
-                    self._parse_lazy(text, decoded)
-                    return object.__getattribute__(self, name)
+            # Reached only while a slot is unset: a lazily built map is filled on first use.
+            if name in _PARSED_SLOTS and self._fill_lazy():
+                return object.__getattribute__(self, name)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _parse_lazy(self, text: str, decoded: bool) -> None:
-        _, parsed = CaseInsensitiveHeaderMap._response_fields(text.split("\n"), decoded)
-        self._items = parsed._items
-        self._spellings = parsed._spellings
-        # _lazy stays: two threads reading a new map at once both parse, to equal values.
-        self._index = parsed._index
+    def _fill_lazy(self) -> bool:
+        """Fills the parsed slots of a map built by ``_from_response_head`` or
+        ``_from_trusted_pairs``; False for any other map. The lazy source stays set: two
+        threads reading a new map at once both fill it, with equal values."""
+        try:
+            text, decoded = object.__getattribute__(self, "_lazy")
+        except AttributeError:
+            pass
+        else:
+            _, parsed = CaseInsensitiveHeaderMap._response_fields(text.split("\n"), decoded)
+            self._items, self._spellings = parsed._items, parsed._spellings
+            self._index = parsed._index
+            return True
+        try:
+            pairs = object.__getattribute__(self, "_lazy_pairs")
+        except AttributeError:
+            return False
+        self._set_fields(pairs)
+        return True
 
     @classmethod
     def _from_response_head(
