@@ -57,7 +57,7 @@ def chosen(cfg: ProxyConfig, url: str) -> str | None:
         ("proxy.invalid", Proxy("http", "proxy.invalid", 80)),
         ("//proxy.invalid:81", Proxy("http", "proxy.invalid", 81)),
         ("user:pw@proxy.invalid:8080", Proxy("http", "proxy.invalid", 8080, "user", "pw")),
-        ("http://faß.de:1", Proxy("http", "xn--fa-hia.de", 1)),
+        ("http://faß.invalid:1", Proxy("http", "xn--fa-hia.invalid", 1)),
         ("http://my_proxy.invalid:1", Proxy("http", "my_proxy.invalid", 1)),
         ("http://[FE80::1%25eth0]:1", Proxy("http", "[fe80::1%25eth0]", 1)),
         # credentials are percent-decoded; the last '@' ends them
