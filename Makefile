@@ -27,6 +27,12 @@ CTEST_SRCS := $(wildcard tests/c/test_*.c)
 CTEST_HELPERS := $(filter-out tests/c/test_%.c,$(wildcard tests/c/*.c))
 CTEST_BINS := $(patsubst tests/c/%.c,build/ctest/%,$(CTEST_SRCS))
 CTEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 -Icsrc -Itests/c
+# csrc/decode.c's libraries (build_ffi.py's DECODER_PACKAGES): the C tests build with them
+# when pkg-config finds them, as the extension does (plus libbrotlienc, which
+# tests/c/test_decode.c encodes with).
+DECODER_PCS := libdeflate libbrotlidec libzstd
+DECODER_FLAGS = $$(pkg-config --exists $(DECODER_PCS) libbrotlienc 2>/dev/null && \
+	echo -DHTTPR_OWN_DECODING $$(pkg-config --cflags --libs $(DECODER_PCS) libbrotlienc))
 
 .PHONY: install system-deps demo test lint typecheck ctest valgrind asan bench bench-quick stress fuzz \
 	fuzz-deps \
@@ -53,7 +59,8 @@ HAS_PYTHON_H := import os, sys, sysconfig; \
 	sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
 
 # Installs what is missing of libcurl4-openssl-dev pkg-config ca-certificates gcc python3-dev
-# python3-venv (design.md section 11, amendment 2.16). A package counts as missing only when
+# python3-venv, and libdeflate-dev libbrotli-dev libzstd-dev for httpr's own decoders
+# (csrc/decode.c; design.md section 11, amendments 2.10 and 2.16). A package counts as missing only when
 # what it provides is missing, so another libcurl (libcurl4-gnutls-dev conflicts with the
 # openssl one) or a Python with its own headers and venv (pyenv) installs nothing. dpkg-query
 # answers where nothing can be probed.
@@ -65,6 +72,11 @@ system-deps:
 		has_dpkg && deb_installed libcurl4-openssl-dev || missing="$$missing libcurl4-openssl-dev"; \
 	fi; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	if ! pkg-config --exists $(DECODER_PCS) >/dev/null 2>&1; then \
+		for p in libdeflate-dev libbrotli-dev libzstd-dev; do \
+			has_dpkg && deb_installed $$p || missing="$$missing $$p"; \
+		done; \
+	fi; \
 	if has_dpkg && ! deb_installed ca-certificates; then missing="$$missing ca-certificates"; fi; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	$(PYTHON) -c '$(HAS_PYTHON_H)' >/dev/null 2>&1 || missing="$$missing python3-dev"; \
@@ -107,7 +119,7 @@ build/ctest/%: tests/c/%.c $(CTEST_HELPERS) $(CSRC_C) $(CSRC_H) $(wildcard tests
 		| system-deps
 	@mkdir -p $(@D)
 	$(CC) $(CTEST_CFLAGS) $$(pkg-config --cflags libcurl) -o $@ $< $(CTEST_HELPERS) \
-		$(CSRC_C) $$(pkg-config --libs libcurl) -lpthread -ldl
+		$(CSRC_C) $$(pkg-config --libs libcurl) $(DECODER_FLAGS) -lpthread -ldl
 
 ctest: $(CTEST_BINS)
 ifeq ($(CTEST_BINS),)

@@ -136,6 +136,8 @@ typedef struct httpr_xfer httpr_xfer;
 #define HTTPR_F_UPLOAD 32    /* the request body comes from httpr_xfer_feed (body_len: its
                               * declared length, or chunked with HTTPR_F_CHUNKED) */
 #define HTTPR_F_CHUNKED 64   /* an upload of unknown length: chunked on HTTP/1.1 */
+#define HTTPR_F_OWN_DECODE 128 /* a buffered body decoded by httpr (decode.c), not libcurl;
+                               * ignored for streams and by builds without the decoders */
 
 /* The options of a transfer that come from the client's settings. Python builds one per
  * settings snapshot and reuses it read-only from any thread; httpr_xfer_setup copies what
@@ -208,7 +210,8 @@ typedef struct {
     int asynchdns;
     int threadsafe;
     int https_proxy;
-    int refuses_cn_only; /* the OpenSSL hook of R8 is active */
+    int refuses_cn_only;
+    int own_decoding; /* built with decode.c's decoders (gzip, deflate, br, zstd) */ /* the OpenSSL hook of R8 is active */
 } httpr_curl_info;
 
 /* Live-object counters for the leak tests (style.md: the only globals beside the init

@@ -120,6 +120,7 @@ int httpr_curl_info_get(httpr_curl_info *out)
     out->threadsafe = (v->features & CURL_VERSION_THREADSAFE) != 0;
     out->https_proxy = (v->features & CURL_VERSION_HTTPS_PROXY) != 0;
     out->refuses_cn_only = ossl_ready;
+    out->own_decoding = httpr_decode_built();
     return 0;
 }
 

@@ -73,6 +73,10 @@ struct httpr_xfer {
     int64_t content_length; /* -1 when absent */
     int chunked;           /* "chunked" tokens seen in Transfer-Encoding */
     int encoded;           /* a Content-Encoding other than identity */
+    int own_decode;        /* buffered, decoded by decode.c: libcurl hands over coded bytes */
+    int decoded;           /* decode.c ran on this body (record lock) */
+    httpr_buf scratch;     /* decode.c's other buffer, kept warm like resp */
+    void *inflater;        /* decode.c's libdeflate state, made on first use */
     int head_done;
     int64_t max_response_size;
     int64_t delivered; /* decoded body bytes accepted (buffer or ring): the size cap counts these */
@@ -174,6 +178,14 @@ void httpr_xfer_collect(httpr_xfer *x);
 void httpr_xfer_destroy(httpr_xfer *x);
 void httpr_xfer_reset_for_pool(httpr_xfer *x);
 void httpr_xfer_signal_data(httpr_xfer *x);
+
+/* decode.c, for xfer.c and init.c */
+#define HTTPR_MAX_CODINGS 5 /* stacked content-codings decoded; more is a DecodingError (R6) */
+int httpr_decode_built(void);
+int64_t httpr_decode_limit(int64_t cap);
+int httpr_decode_body(void **inflater, const char *head, size_t head_len, httpr_buf *body,
+                      httpr_buf *scratch, int64_t cap, char *errbuf);
+void httpr_decode_free(void *inflater);
 
 /* engine.c, for xfer.c */
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at);

@@ -170,6 +170,14 @@ static void head_reset(httpr_xfer *x)
     x->encoded = 0;
 }
 
+/* The most body bytes the write callback may take: the cap on decoded bytes, or, for coded
+ * bytes httpr decodes itself (decode.c), the most that could decode to within the cap. */
+static int64_t coded_limit(const httpr_xfer *x)
+{
+    return x->own_decode && x->encoded ? httpr_decode_limit(x->max_response_size)
+                                       : x->max_response_size;
+}
+
 /* The final head's blank line: framing and early size checks, then HEAD. */
 static int head_complete(httpr_xfer *x)
 {
@@ -179,12 +187,13 @@ static int head_complete(httpr_xfer *x)
     }
     /* amendment 2.7: a declared length above the cap fails before the body, only without
      * content-coding (the decoded size is unknown) and never for HEAD (no body follows). */
-    if (x->max_response_size >= 0 && !x->encoded && !x->head_request &&
-        x->content_length > x->max_response_size) {
+    if (x->max_response_size >= 0 && (!x->encoded || x->own_decode) && !x->head_request &&
+        x->content_length > coded_limit(x)) {
         fail(x, HTTPR_REASON_SIZE_CAP);
         return -1;
     }
-    if (!x->stream && !x->encoded && !x->head_request && x->content_length > 0) {
+    if (!x->stream && (!x->encoded || x->own_decode) && !x->head_request &&
+        x->content_length > 0) {
         size_t want = (size_t)x->content_length;
         if (want > HTTPR_PRESIZE_MAX_BYTES)
             want = HTTPR_PRESIZE_MAX_BYTES;
@@ -296,7 +305,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     x->last_rx = httpr_now_us();
     /* R6 / amendment 1.13: the cap counts decoded bytes; the user never gets more than N. */
-    if (x->max_response_size >= 0 && x->delivered + (int64_t)n > x->max_response_size) {
+    if (x->max_response_size >= 0 && x->delivered + (int64_t)n > coded_limit(x)) {
         fail(x, HTTPR_REASON_SIZE_CAP);
         return 0;
     }
@@ -547,6 +556,8 @@ void httpr_xfer_destroy(httpr_xfer *x)
     free(x->body);
     free(x->head.data);
     free(x->resp.data);
+    free(x->scratch.data);
+    httpr_decode_free(x->inflater);
     httpr_ring_free(&x->ring);
     httpr_ring_free(&x->upring);
     pthread_cond_destroy(&x->cond);
@@ -571,6 +582,7 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x)
     x->body_len = x->body_pos = 0;
     buf_recycle(&x->head, HTTPR_MAX_HEADER_BYTES);
     buf_recycle(&x->resp, HTTPR_KEEP_BODY_BYTES);
+    buf_recycle(&x->scratch, HTTPR_KEEP_BODY_BYTES);
     httpr_ring_free(&x->ring); /* 1 MiB each: a full record pool must not pin 64 of them */
     httpr_ring_free(&x->upring);
 }
@@ -753,6 +765,8 @@ static CURLcode setopt_all(httpr_xfer *x, const httpr_options *opts, const char 
     SET(CURLOPT_NOPROXY, opts->noproxy ? opts->noproxy : "");
     if (opts->accept_encoding)
         SET(CURLOPT_ACCEPT_ENCODING, opts->accept_encoding);
+    /* Always set: a record that decoded on its own last time may stream now. */
+    SET(CURLOPT_HTTP_CONTENT_DECODING, x->own_decode ? 0L : 1L);
     if (opts->proxy_userpwd)
         SET(CURLOPT_PROXYUSERPWD, opts->proxy_userpwd);
     if (x->proxy_headers)
@@ -865,6 +879,12 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     x->body_replayable = (flags & HTTPR_F_REPLAYABLE) ? 1 : 0;
     x->head_request = (flags & HTTPR_F_HEAD) ? 1 : 0;
     x->stream = (flags & HTTPR_F_STREAM) ? 1 : 0;
+    /* Own decoding needs libcurl to pass coded bytes on, and an Accept-Encoding it sends.
+     * Under a size cap libcurl's incremental decoder stays: it aborts a decompression bomb
+     * as it arrives (SEC-08), where a one-pass decoder would first take in its coded bytes. */
+    x->own_decode = (flags & HTTPR_F_OWN_DECODE) && !x->stream && opts->accept_encoding &&
+                    opts->max_response_size < 0 && httpr_decode_built();
+    x->decoded = 0;
     x->upload = (flags & HTTPR_F_UPLOAD) ? 1 : 0;
     x->up_eof = 0;
     x->up_paused = 0;
@@ -987,6 +1007,26 @@ void httpr_xfer_collect(httpr_xfer *x)
     r->elapsed_us = httpr_now_us() - x->t_submit;
 }
 
+/* Caller thread, record lock held, after DONE (the engine is done with the buffers): the
+ * coded body becomes the decoded one, or the transfer fails as libcurl's decoder would. */
+static void decode_done(httpr_xfer *x)
+{
+    x->decoded = 1;
+    if (x->curlcode != CURLE_OK || x->reason != HTTPR_REASON_NONE)
+        return;
+    int rc = httpr_decode_body(&x->inflater, x->head.data, x->head.len, &x->resp, &x->scratch,
+                               x->max_response_size, x->errbuf);
+    if (rc == 0)
+        return;
+    if (rc == HTTPR_ENOMEM) {
+        x->curlcode = CURLE_OUT_OF_MEMORY;
+    } else {
+        x->reason = rc; /* HTTPR_REASON_DECODING or HTTPR_REASON_SIZE_CAP */
+        x->curlcode = rc == HTTPR_REASON_DECODING ? CURLE_BAD_CONTENT_ENCODING : CURLE_WRITE_ERROR;
+    }
+    x->resp.len = 0; /* a failed body is never handed out, not even in part */
+}
+
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
 {
     if (!x || !out)
@@ -994,6 +1034,8 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
     pthread_mutex_lock(&x->lock);
     int events = x->events;
     if (events & HTTPR_EV_DONE) {
+        if (x->own_decode && x->encoded && !x->decoded)
+            decode_done(x);
         *out = x->result;
         out->curlcode = x->curlcode;
         out->reason = x->reason;

@@ -182,6 +182,7 @@ def test_sanitize_build_flags_for_make_asan(
     pytest.importorskip("cffi")
     monkeypatch.setenv("HTTPR_CURL_CFLAGS", "")  # skips the probes: no pkg-config run
     monkeypatch.setenv("HTTPR_CURL_LIBS", "-lcurl")
+    monkeypatch.setenv("HTTPR_OWN_DECODING", "0")  # nor for the decoders
     monkeypatch.setenv("HTTPR_SANITIZE", "1")
     kwds = build_ffi.ffibuilder()._assigned_source[3]
     assert "-fsanitize=address,undefined" in kwds["extra_compile_args"]
@@ -194,3 +195,43 @@ def test_sanitize_build_flags_for_make_asan(
     makefile = (ROOT / "Makefile").read_text()
     assert "HTTPR_SANITIZE=1" in makefile
     assert "\nASAN_TESTS := tests/transport tests/client tests/faults" in makefile
+
+
+DECODER_PC = "pkg-config {} libdeflate libbrotlidec libzstd"
+
+
+def test_decoders_from_pkg_config(build_ffi: ModuleType) -> None:
+    """csrc/decode.c's libraries: pkg-config first; found, they define HTTPR_OWN_DECODING."""
+    fake = FakeProbes(
+        {
+            DECODER_PC.format("--cflags"): "-I/opt/deflate/include\n",
+            DECODER_PC.format("--libs"): "-ldeflate -lbrotlidec -lzstd\n",
+        }
+    )
+    assert build_ffi.find_decoders({}, fake.probes(build_ffi)) == (
+        ["-DHTTPR_OWN_DECODING", "-I/opt/deflate/include"],
+        ["-ldeflate", "-lbrotlidec", "-lzstd"],
+    )
+    assert fake.compiles_called_with == []
+
+
+def test_decoders_by_test_compile_then_none(build_ffi: ModuleType) -> None:
+    """Without pkg-config a test compile decides; when it fails the build goes on without
+    them (libcurl decodes), never fails."""
+    fake = FakeProbes(compiles=True)
+    env = {"CC": "gcc -m64", "LDFLAGS": "-L/opt/lib"}
+    assert build_ffi.find_decoders(env, fake.probes(build_ffi)) == (
+        ["-DHTTPR_OWN_DECODING"],
+        ["-ldeflate", "-lbrotlidec", "-lzstd"],
+    )
+    cc, args, source = fake.compiles_called_with[0]
+    assert cc == ["gcc", "-m64"] and args == ["-L/opt/lib", "-ldeflate", "-lbrotlidec", "-lzstd"]
+    assert "#include <libdeflate.h>" in source and "#include <zstd.h>" in source
+    assert build_ffi.find_decoders({}, FakeProbes().probes(build_ffi)) is None
+    assert "libdeflate-dev libbrotli-dev libzstd-dev" in build_ffi.DECODERS_MISSING
+
+
+def test_decoders_turned_off_probe_nothing(build_ffi: ModuleType) -> None:
+    fake = FakeProbes(compiles=True)
+    assert build_ffi.find_decoders({"HTTPR_OWN_DECODING": "0"}, fake.probes(build_ffi)) is None
+    assert fake.commands == [] and fake.compiles_called_with == []

@@ -41,6 +41,8 @@ class CurlInfo:
     https_proxy: bool
     refuses_cn_only: bool
     """The OpenSSL hook refusing CN-only certificates is active (R8; OpenSSL backend only)."""
+    own_decoding: bool
+    """Built with httpr's own decoders (csrc/decode.c): buffered bodies are decoded by them."""
 
     @property
     def decoders(self) -> tuple[str, ...]:
@@ -96,6 +98,7 @@ def _global_init() -> CurlInfo:
         threadsafe=bool(raw.threadsafe),
         https_proxy=bool(raw.https_proxy),
         refuses_cn_only=bool(raw.refuses_cn_only),
+        own_decoding=bool(raw.own_decoding),
     )
 
 
