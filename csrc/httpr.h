@@ -302,6 +302,10 @@ int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *met
 int httpr_xfer_id(httpr_xfer *x, uint64_t *id);
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms);
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
+/* httpr_xfer_wait for DONE, then httpr_xfer_result, in one call: a sync request's only
+ * blocking call. Each cffi call releases and retakes the GIL, and threads sharing a client
+ * pay a hand-over for every one of them. 0 with *out filled, or HTTPR_ETIMEDOUT. */
+int httpr_xfer_finish(httpr_xfer *x, int timeout_ms, httpr_result *out);
 /* Streams: the final head once HTTPR_EV_HEAD is set (HTTPR_EAGAIN before); then the body.
  * httpr_stream_read copies up to cap bytes; *n == 0 with 0 returned means the end (see
  * httpr_xfer_result for how it ended). It waits up to timeout_ms for data (0: not at all,

@@ -242,6 +242,7 @@ int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *met
 int httpr_xfer_id(httpr_xfer *x, uint64_t *id);
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms);
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
+int httpr_xfer_finish(httpr_xfer *x, int timeout_ms, httpr_result *out);
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status);
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
 int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t cap, size_t *n,

@@ -1055,6 +1055,14 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
     return 0;
 }
 
+int httpr_xfer_finish(httpr_xfer *x, int timeout_ms, httpr_result *out)
+{
+    if (!out)
+        return HTTPR_EINVAL;
+    int rc = httpr_xfer_wait(x, HTTPR_EV_DONE, timeout_ms);
+    return rc != 0 ? rc : httpr_xfer_result(x, out);
+}
+
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status)
 {
     if (!x || !head || !len || !status)

@@ -248,10 +248,30 @@ class Transfer:
             return None
         return self.result()
 
+    def finish(self) -> Result:
+        """``wait()`` for DONE and ``result()`` in one C call per wait slice (a sync request's
+        blocking step: every cffi call hands the GIL over, which threads sharing a client
+        pay for). Any exception while waiting cancels the transfer, as in ``wait()``."""
+        ptr = self._ptr
+        finish = lib.httpr_xfer_finish
+        res: Any = ffi.new("httpr_result *")
+        try:
+            while (rc := finish(ptr, WAIT_SLICE_MS, res)) != 0:
+                if rc != lib.HTTPR_ETIMEDOUT:
+                    check(rc, "waiting for the transfer")
+        except BaseException:
+            self.cancel()
+            raise
+        return self._result_from(res)
+
     def result(self) -> Result:
         """The outcome; valid once ``wait()`` returned."""
         res: Any = ffi.new("httpr_result *")
         check(lib.httpr_xfer_result(self._ptr, res), "reading the result")
+        return self._result_from(res)
+
+    @staticmethod
+    def _result_from(res: Any) -> Result:
         return Result(
             curlcode=res.curlcode,
             reason=res.reason,

@@ -218,8 +218,7 @@ class CurlTransport(BaseTransport):
             try:
                 if hop.body_stream is not None:
                     _feed(xfer, request, hop.body_stream)
-                xfer.wait()
-                res = xfer.result()
+                res = xfer.finish()
             finally:
                 xfer.free()
         finally:
