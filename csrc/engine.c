@@ -387,6 +387,7 @@ static void engine_finish(httpr_engine *e, httpr_xfer *x, int curlcode, int reas
         (curlcode == CURLE_OK || (curlcode == CURLE_PARTIAL_FILE && x->head_lines > 0)))
         x->reason = HTTPR_REASON_FRAMING;
     httpr_xfer_collect(x);
+    curlcode = httpr_xfer_decode_for_notify(x, curlcode);
     uint64_t id = x->id;
     int notify = x->notify;
     httpr_counter_add(HTTPR_COUNTER_IN_FLIGHT, -1);

@@ -178,6 +178,7 @@ void httpr_xfer_collect(httpr_xfer *x);
 void httpr_xfer_destroy(httpr_xfer *x);
 void httpr_xfer_reset_for_pool(httpr_xfer *x);
 void httpr_xfer_signal_data(httpr_xfer *x);
+int httpr_xfer_decode_for_notify(httpr_xfer *x, int curlcode); /* before DONE: decode.c */
 
 /* decode.c, for xfer.c and init.c */
 #define HTTPR_MAX_CODINGS 5 /* stacked content-codings decoded; more is a DecodingError (R6) */

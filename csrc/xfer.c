@@ -1007,24 +1007,32 @@ void httpr_xfer_collect(httpr_xfer *x)
     r->elapsed_us = httpr_now_us() - x->t_submit;
 }
 
-/* Caller thread, record lock held, after DONE (the engine is done with the buffers): the
- * coded body becomes the decoded one, or the transfer fails as libcurl's decoder would. */
-static void decode_done(httpr_xfer *x)
+/* The coded body becomes the decoded one, or the transfer fails as libcurl's decoder would;
+ * returns the transfer's CURLcode from then on. Runs once, by whoever owns the buffers: the
+ * engine thread just before DONE (async: the event loop's thread has Python to run), or the
+ * caller after DONE under the record lock (sync: the caller waits anyway, and threads sharing
+ * a client decode in parallel). */
+static int decode_once(httpr_xfer *x, int curlcode)
 {
+    if (!x->own_decode || !x->encoded || x->decoded)
+        return curlcode;
     x->decoded = 1;
-    if (x->curlcode != CURLE_OK || x->reason != HTTPR_REASON_NONE)
-        return;
+    if (curlcode != CURLE_OK || x->reason != HTTPR_REASON_NONE)
+        return curlcode;
     int rc = httpr_decode_body(&x->inflater, x->head.data, x->head.len, &x->resp, &x->scratch,
                                x->max_response_size, x->errbuf);
     if (rc == 0)
-        return;
-    if (rc == HTTPR_ENOMEM) {
-        x->curlcode = CURLE_OUT_OF_MEMORY;
-    } else {
-        x->reason = rc; /* HTTPR_REASON_DECODING or HTTPR_REASON_SIZE_CAP */
-        x->curlcode = rc == HTTPR_REASON_DECODING ? CURLE_BAD_CONTENT_ENCODING : CURLE_WRITE_ERROR;
-    }
+        return CURLE_OK;
     x->resp.len = 0; /* a failed body is never handed out, not even in part */
+    if (rc == HTTPR_ENOMEM)
+        return CURLE_OUT_OF_MEMORY;
+    x->reason = rc; /* HTTPR_REASON_DECODING or HTTPR_REASON_SIZE_CAP */
+    return rc == HTTPR_REASON_DECODING ? CURLE_BAD_CONTENT_ENCODING : CURLE_WRITE_ERROR;
+}
+
+int httpr_xfer_decode_for_notify(httpr_xfer *x, int curlcode)
+{
+    return x->notify ? decode_once(x, curlcode) : curlcode;
 }
 
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
@@ -1034,8 +1042,7 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
     pthread_mutex_lock(&x->lock);
     int events = x->events;
     if (events & HTTPR_EV_DONE) {
-        if (x->own_decode && x->encoded && !x->decoded)
-            decode_done(x);
+        x->curlcode = decode_once(x, x->curlcode);
         *out = x->result;
         out->curlcode = x->curlcode;
         out->reason = x->reason;
