@@ -133,12 +133,7 @@ static int grow(httpr_buf *out, size_t want, size_t room)
         cap = 64 * 1024;
     if (cap > room || cap < out->cap)
         cap = room;
-    char *p = realloc(out->data, cap);
-    if (!p)
-        return HTTPR_ENOMEM;
-    out->data = p;
-    out->cap = cap;
-    return 0;
+    return httpr_buf_resize(out, cap);
 }
 
 static int bad(char *errbuf, const char *coding, const char *what)

@@ -180,6 +180,9 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x);
 void httpr_xfer_signal_data(httpr_xfer *x);
 int httpr_xfer_decode_for_notify(httpr_xfer *x, int curlcode); /* before DONE: decode.c */
 
+/* xfer.c: a buffer's allocation becomes `cap` bytes (realloc); 0 or HTTPR_ENOMEM */
+int httpr_buf_resize(httpr_buf *b, size_t cap);
+
 /* decode.c, for xfer.c and init.c */
 #define HTTPR_MAX_CODINGS 5 /* stacked content-codings decoded; more is a DecodingError (R6) */
 int httpr_decode_built(void);

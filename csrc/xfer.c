@@ -18,6 +18,16 @@
 
 /* ---- small helpers ---- */
 
+int httpr_buf_resize(httpr_buf *b, size_t cap)
+{
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return HTTPR_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
 static int buf_reserve(httpr_buf *b, size_t extra)
 {
     size_t need = b->len + extra;
@@ -26,12 +36,7 @@ static int buf_reserve(httpr_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 16 * 1024;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-        return HTTPR_ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    return httpr_buf_resize(b, cap);
 }
 
 static int buf_append(httpr_buf *b, const char *src, size_t n)

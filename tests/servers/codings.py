@@ -16,19 +16,18 @@ from typing import Any
 
 @functools.cache
 def _library(stem: str, soname: str) -> Any:
+    """The shared library, or LookupError (``available()`` turns that into a skip)."""
     for name in (soname, ctypes.util.find_library(stem)):
         if name:
             try:
                 return ctypes.CDLL(name)
             except OSError:
                 continue
-    return None
+    raise LookupError(f"lib{stem} is not installed")
 
 
 def _brotli(data: bytes) -> bytes:
     lib = _library("brotlienc", "libbrotlienc.so.1")
-    if lib is None:
-        raise LookupError("libbrotlienc is not installed")
     lib.BrotliEncoderMaxCompressedSize.restype = ctypes.c_size_t
     lib.BrotliEncoderMaxCompressedSize.argtypes = [ctypes.c_size_t]
     cap = max(int(lib.BrotliEncoderMaxCompressedSize(len(data))), 64)
@@ -51,8 +50,6 @@ def _brotli(data: bytes) -> bytes:
 
 def _zstd(data: bytes) -> bytes:
     lib = _library("zstd", "libzstd.so.1")
-    if lib is None:
-        raise LookupError("libzstd is not installed")
     lib.ZSTD_compressBound.restype = ctypes.c_size_t
     lib.ZSTD_compressBound.argtypes = [ctypes.c_size_t]
     lib.ZSTD_compress.restype = ctypes.c_size_t
