@@ -53,44 +53,51 @@ class ScriptedServer:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while True:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, data = data.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(data) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                data = data[length:]
-                path = head.split(b" ")[1].decode()
-                with self.lock:
-                    hit = self.hits[path] = self.hits.get(path, 0) + 1
-                if path.startswith("/ok"):
-                    time.sleep(PAUSE_SECONDS)
-                    conn.sendall(OK)
-                elif path.startswith("/partial"):
-                    time.sleep(PAUSE_SECONDS)
-                    conn.sendall(b"HTTP/1.1 ")
-                    time.sleep(PAUSE_SECONDS)
-                    if path == "/partial-rst":
-                        self._reset(conn)
+        try:
+            self._serve_requests(conn)
+        except ConnectionError:
+            pass  # the client reset the connection: a fault test's ordinary ending
+        finally:
+            conn.close()
+
+    def _serve_requests(self, conn: socket.socket) -> None:
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
                     return
-                elif path == "/stale-always" or (path == "/stale-once" and hit == 1):
+                data += chunk
+            head, _, data = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(data) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            data = data[length:]
+            path = head.split(b" ")[1].decode()
+            with self.lock:
+                hit = self.hits[path] = self.hits.get(path, 0) + 1
+            if path.startswith("/ok"):
+                time.sleep(PAUSE_SECONDS)
+                conn.sendall(OK)
+            elif path.startswith("/partial"):
+                time.sleep(PAUSE_SECONDS)
+                conn.sendall(b"HTTP/1.1 ")
+                time.sleep(PAUSE_SECONDS)
+                if path == "/partial-rst":
                     self._reset(conn)
-                    return
-                else:
-                    conn.sendall(OK)
+                return
+            elif path == "/stale-always" or (path == "/stale-once" and hit == 1):
+                self._reset(conn)
+                return
+            else:
+                conn.sendall(OK)
 
     def close(self) -> None:
         try:
@@ -98,9 +105,12 @@ class ScriptedServer:
         except OSError:
             pass
         self.sock.close()
+        # Shut down, never close, from this thread: a serving thread blocked in recv() then
+        # sees EOF and closes its own socket. Closing here raced it (EBADF in recv(), or the
+        # fd number reused by the next test's socket while the old thread still read it).
         for conn in self.conns:
             try:
-                conn.close()
+                conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
