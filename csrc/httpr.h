@@ -306,6 +306,16 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
  * blocking call. Each cffi call releases and retakes the GIL, and threads sharing a client
  * pay a hand-over for every one of them. 0 with *out filled, or HTTPR_ETIMEDOUT. */
 int httpr_xfer_finish(httpr_xfer *x, int timeout_ms, httpr_result *out);
+/* A sync request in one cffi call when it can be: httpr_xfer_start, then httpr_xfer_finish for
+ * one wait slice. Done in the slice (0) and the head, body and error text fit in `copy`
+ * (copy_cap bytes, the caller's): they are copied there, *res points into it, the record is
+ * freed and *out is NULL. Done but too big (0) or not done yet (HTTPR_ETIMEDOUT): *out is the
+ * record, as httpr_xfer_start gives it (*res filled when done). Start failures as
+ * httpr_xfer_start, with *out NULL. */
+int httpr_xfer_run(httpr_engine *e, const httpr_options *opts, const char *method,
+                   const char *url, const char *headers, size_t headers_len, const char *body,
+                   size_t body_len, int flags, int timeout_ms, char *copy, size_t copy_cap,
+                   httpr_result *res, httpr_xfer **out);
 /* Streams: the final head once HTTPR_EV_HEAD is set (HTTPR_EAGAIN before); then the body.
  * httpr_stream_read copies up to cap bytes; *n == 0 with 0 returned means the end (see
  * httpr_xfer_result for how it ended). It waits up to timeout_ms for data (0: not at all,

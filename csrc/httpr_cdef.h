@@ -243,6 +243,10 @@ int httpr_xfer_id(httpr_xfer *x, uint64_t *id);
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms);
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out);
 int httpr_xfer_finish(httpr_xfer *x, int timeout_ms, httpr_result *out);
+int httpr_xfer_run(httpr_engine *e, const httpr_options *opts, const char *method,
+                   const char *url, const char *headers, size_t headers_len, const char *body,
+                   size_t body_len, int flags, int timeout_ms, char *copy, size_t copy_cap,
+                   httpr_result *res, httpr_xfer **out);
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status);
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms);
 int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t cap, size_t *n,

@@ -1075,6 +1075,37 @@ int httpr_xfer_finish(httpr_xfer *x, int timeout_ms, httpr_result *out)
     return rc != 0 ? rc : httpr_xfer_result(x, out);
 }
 
+int httpr_xfer_run(httpr_engine *e, const httpr_options *opts, const char *method,
+                   const char *url, const char *headers, size_t headers_len, const char *body,
+                   size_t body_len, int flags, int timeout_ms, char *copy, size_t copy_cap,
+                   httpr_result *res, httpr_xfer **out)
+{
+    if (!res || !out || (copy_cap && !copy))
+        return HTTPR_EINVAL;
+    httpr_xfer *x = NULL;
+    int rc = httpr_xfer_start(e, opts, method, url, headers, headers_len, body, body_len, flags,
+                              &x);
+    *out = x;
+    if (rc != 0)
+        return rc;
+    rc = httpr_xfer_finish(x, timeout_ms, res);
+    if (rc != 0)
+        return rc;
+    size_t err_len = strlen(res->error) + 1;
+    if (res->head_len > copy_cap || res->body_len > copy_cap - res->head_len ||
+        err_len > copy_cap - res->head_len - res->body_len)
+        return 0; /* too big to copy: the caller reads the record's buffers, then frees it */
+    memcpy(copy, res->head, res->head_len);
+    memcpy(copy + res->head_len, res->body, res->body_len);
+    memcpy(copy + res->head_len + res->body_len, res->error, err_len);
+    res->head = copy;
+    res->body = copy + res->head_len;
+    res->error = copy + res->head_len + res->body_len;
+    httpr_xfer_free(x);
+    *out = NULL;
+    return 0;
+}
+
 int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status)
 {
     if (!x || !head || !len || !status)

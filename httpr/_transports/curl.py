@@ -33,6 +33,7 @@ from .._curl.xfer import (
     Result,
     Transfer,
     TransferOptions,
+    run_transfer,
     version_name,
 )
 from .._exceptions import ClientClosed, LocalProtocolError, RemoteProtocolError, RequestError
@@ -179,27 +180,32 @@ class CurlTransport(BaseTransport):
 
     # -- one hop --
 
-    def _start(
-        self, engine: Engine, request: Request, hop: Hop, notify: bool, stream: bool = False
-    ) -> Transfer:
+    @staticmethod
+    def _flags(request: Request, hop: Hop, notify: bool, stream: bool) -> int:
         flags = F_NOTIFY if notify else 0
         if stream:
             flags |= F_STREAM
         elif OWN_DECODING:
             flags |= F_OWN_DECODE
-        declared: int | None = None
         if request.method == "HEAD":
             flags |= F_HEAD
         elif hop.body_stream is not None:
             flags |= F_BODY | F_UPLOAD  # fed from the body source (design.md 4)
-            declared = hop.body_stream.length
-            if declared is None:
+            if hop.body_stream.length is None:
                 flags |= F_CHUNKED
-                declared = 0
         elif hop.send_body:
             flags |= F_BODY
             if hop.replayable:
                 flags |= F_REPLAYABLE
+        return flags
+
+    def _start(
+        self, engine: Engine, request: Request, hop: Hop, notify: bool, stream: bool = False
+    ) -> Transfer:
+        flags = self._flags(request, hop, notify, stream)
+        declared: int | None = None
+        if request.method != "HEAD" and hop.body_stream is not None:
+            declared = hop.body_stream.length or 0  # None (chunked) -> 0
         return Transfer(
             engine,
             self._options_for(hop),
@@ -214,7 +220,22 @@ class CurlTransport(BaseTransport):
     def handle_request(self, request: Request, hop: Hop) -> Response:
         engine = self._acquire()
         try:
-            xfer = self._start(engine, request, hop, notify=False)
+            if hop.body_stream is None:
+                # One cffi call for the whole request when it ends within a wait slice.
+                done = run_transfer(
+                    engine,
+                    self._options_for(hop),
+                    request.method.encode("ascii"),
+                    request.url.encode("ascii"),
+                    self._header_lines(hop),
+                    request.content if hop.send_body else b"",
+                    self._flags(request, hop, notify=False, stream=False),
+                )
+                if isinstance(done, Result):
+                    return self._response(request, hop, done)
+                xfer = done
+            else:
+                xfer = self._start(engine, request, hop, notify=False)
             try:
                 if hop.body_stream is not None:
                     _feed(xfer, request, hop.body_stream)

@@ -50,7 +50,14 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
             super().__init__(engine, options, method, *args, **kw)
             rec.seen.append((method, self.baseline()))
 
+    def run_recorded(engine: Any, options: Any, method: bytes, *args: Any) -> Transfer:
+        # The one-call sync path (run_transfer) frees its record inside the call, so the
+        # recorder starts sync requests as a Transfer instead: the same httpr_xfer_start and
+        # option code, read back before the transport finishes and frees it.
+        return RecordingTransfer(engine, options, method, *args)
+
     monkeypatch.setattr(curl_transport, "Transfer", RecordingTransfer)
+    monkeypatch.setattr(curl_transport, "run_transfer", run_recorded)
     yield rec
 
 
