@@ -223,7 +223,7 @@ def test_loop_without_add_reader_uses_a_waiter_thread(server) -> None:
 
 
 @pytest.mark.asyncio
-async def test_stream_is_not_yet_offered_and_close_is_sync_safe() -> None:
+async def test_close_from_sync_code_then_requests_raise_client_closed() -> None:
     c = httpr.AsyncClient()
     c.close()  # close() works from sync code too
     with pytest.raises(httpr.ClientClosed):
