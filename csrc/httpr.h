@@ -67,6 +67,11 @@
 /* A recycled record keeps a body buffer up to this size warm (design.md section 3:
  * copying out of a reused warm buffer was 4x faster than out of a fresh one). */
 #define HTTPR_KEEP_BODY_BYTES (1024 * 1024)
+/* decode.c's second buffer, kept warm up to this (the bench's 200 KiB bodies stay warm) */
+#define HTTPR_KEEP_SCRATCH_BYTES (512 * 1024)
+/* Async coded bodies up to this size are decoded on the engine thread before DONE; larger
+ * ones by the caller, so one big body never holds up the engine's other transfers. */
+#define HTTPR_ENGINE_DECODE_MAX_BYTES (1024 * 1024)
 /* Pre-size the body buffer from Content-Length up to this much: a lying server must not
  * make us allocate more than it sends. */
 #define HTTPR_PRESIZE_MAX_BYTES (8 * 1024 * 1024)

@@ -75,6 +75,7 @@ struct httpr_xfer {
     int encoded;           /* a Content-Encoding other than identity */
     int own_decode;        /* buffered, decoded by decode.c: libcurl hands over coded bytes */
     int decoded;           /* decode.c ran on this body (record lock) */
+    int decoding;          /* a caller is decoding it now, without the lock (record lock) */
     httpr_buf scratch;     /* decode.c's other buffer, kept warm like resp */
     void *inflater;        /* decode.c's libdeflate state, made on first use */
     int head_done;

@@ -587,7 +587,7 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x)
     x->body_len = x->body_pos = 0;
     buf_recycle(&x->head, HTTPR_MAX_HEADER_BYTES);
     buf_recycle(&x->resp, HTTPR_KEEP_BODY_BYTES);
-    buf_recycle(&x->scratch, HTTPR_KEEP_BODY_BYTES);
+    buf_recycle(&x->scratch, HTTPR_KEEP_SCRATCH_BYTES);
     httpr_ring_free(&x->ring); /* 1 MiB each: a full record pool must not pin 64 of them */
     httpr_ring_free(&x->upring);
 }
@@ -1029,15 +1029,21 @@ static int decode_once(httpr_xfer *x, int curlcode)
     if (rc == 0)
         return CURLE_OK;
     x->resp.len = 0; /* a failed body is never handed out, not even in part */
-    if (rc == HTTPR_ENOMEM)
+    if (rc == HTTPR_ENOMEM) {
+        snprintf(x->errbuf, sizeof(x->errbuf), "out of memory decoding the response body");
         return CURLE_OUT_OF_MEMORY;
+    }
     x->reason = rc; /* HTTPR_REASON_DECODING or HTTPR_REASON_SIZE_CAP */
     return rc == HTTPR_REASON_DECODING ? CURLE_BAD_CONTENT_ENCODING : CURLE_WRITE_ERROR;
 }
 
 int httpr_xfer_decode_for_notify(httpr_xfer *x, int curlcode)
 {
-    return x->notify ? decode_once(x, curlcode) : curlcode;
+    /* Larger coded bodies are left to the caller: decoding one (a bomb, with no cap on this
+     * path) on the engine thread would hold up every other transfer and deadline. */
+    if (!x->notify || x->resp.len > HTTPR_ENGINE_DECODE_MAX_BYTES)
+        return curlcode;
+    return decode_once(x, curlcode);
 }
 
 int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
@@ -1045,9 +1051,22 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
     if (!x || !out)
         return HTTPR_EINVAL;
     pthread_mutex_lock(&x->lock);
+    while (x->decoding) /* another caller is decoding this body (below): its outcome counts */
+        pthread_cond_wait(&x->cond, &x->lock);
     int events = x->events;
+    if ((events & HTTPR_EV_DONE) && x->own_decode && x->encoded && !x->decoded) {
+        /* After DONE the buffers are the caller's: decode without the lock, which the engine
+         * may need (it drops a command's reference under it). */
+        x->decoding = 1;
+        int curlcode = x->curlcode;
+        pthread_mutex_unlock(&x->lock);
+        curlcode = decode_once(x, curlcode);
+        pthread_mutex_lock(&x->lock);
+        x->curlcode = curlcode;
+        x->decoding = 0;
+        pthread_cond_broadcast(&x->cond);
+    }
     if (events & HTTPR_EV_DONE) {
-        x->curlcode = decode_once(x, x->curlcode);
         *out = x->result;
         out->curlcode = x->curlcode;
         out->reason = x->reason;

@@ -9,6 +9,7 @@ the test says so.
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -207,3 +208,42 @@ def test_capped_clients_keep_libcurls_incremental_decoder(make_client: Any, serv
             assert free.get(f"{server.url}/gzip?size=5000").content == payload(5000)
             assert capped.get(f"{server.url}/gzip?size=5000").content == payload(5000)
     assert seen == [0 if curl_transport.OWN_DECODING else 1, 1]
+
+
+@pytest.mark.parametrize(
+    "status, method",
+    [(b"200 OK", "HEAD"), (b"204 No Content", "GET"), (b"304 Not Modified", "GET")],
+)
+def test_no_body_means_no_decoding_even_for_an_unknown_coding(
+    make_client: Any, raw_server, decoder: str, status: bytes, method: str
+) -> None:
+    """libcurl reports a coding it cannot decode only when body bytes arrive: a HEAD, 204 or
+    304 labelled with the common misconfiguration "Content-Encoding: UTF-8" is fine."""
+    length = b"Content-Length: 3\r\n" if method == "HEAD" else b""
+    reply = b"HTTP/1.1 " + status + b"\r\nContent-Encoding: UTF-8\r\n" + length + b"\r\n"
+    srv = raw_server(serve_bytes(reply))
+    with make_client(timeout=10.0) as c:
+        r = c.request(method, f"{srv.url}/nobody")
+    assert r.content == b""
+
+
+def test_none_is_identity_as_libcurl_has_it(make_client: Any, raw_server, decoder: str) -> None:
+    srv = raw_server(serve_bytes(_reply(b"plain", "none")))
+    with make_client(timeout=10.0) as c:
+        assert c.get(f"{srv.url}/none").content == b"plain"
+
+
+def test_a_layer_decoding_to_nothing_ends_the_stack(make_client: Any, raw_server, decoder: str):
+    _need("br")
+    srv = raw_server(serve_bytes(_reply(encode("br", b""), "gzip, br")))
+    with make_client(timeout=10.0) as c:
+        assert c.get(f"{srv.url}/empty-layer").content == b""
+
+
+def test_a_big_coded_body_decodes_off_the_engine_thread(make_client: Any, raw_server, decoder):
+    """Coded bodies over HTTPR_ENGINE_DECODE_MAX_BYTES (1 MiB) are decoded by the caller even
+    for AsyncClient, so one large body never holds up the engine."""
+    data = os.urandom(1536 * 1024)  # incompressible: ~1.5 MiB coded
+    srv = raw_server(serve_bytes(_reply(gzip.compress(data, 1), "gzip")))
+    with make_client(timeout=10.0) as c:
+        assert c.get(f"{srv.url}/big").content == data
