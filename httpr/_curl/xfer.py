@@ -183,6 +183,30 @@ class StreamCursor:
         self.consumed = 0
 
 
+def _request_args(
+    engine: Engine,
+    options: TransferOptions,
+    method: bytes,
+    url: bytes,
+    headers: bytes,
+    body: bytes,
+    declared_len: int | None,
+) -> tuple[Any, ...]:
+    """The leading arguments httpr_xfer_start and httpr_xfer_run share (bytes go to C
+    without a copy; ``declared_len`` is a fed upload's length)."""
+    body_len = len(body) if declared_len is None else declared_len
+    return (
+        engine.ptr,
+        options.ptr,
+        method,
+        url,
+        headers,
+        len(headers),
+        body if body else ffi.NULL,
+        body_len,
+    )
+
+
 class Transfer:
     """A submitted transfer; its owner must call ``free()`` (``ffi.gc`` is a safety net)."""
 
@@ -202,14 +226,7 @@ class Transfer:
         out = ffi.new("httpr_xfer **")
         check(
             lib.httpr_xfer_start(
-                engine.ptr,
-                options.ptr,
-                method,
-                url,
-                headers,
-                len(headers),
-                body if body else ffi.NULL,
-                len(body) if declared_len is None else declared_len,
+                *_request_args(engine, options, method, url, headers, body, declared_len),
                 flags,
                 out,
             ),
@@ -431,14 +448,7 @@ def run_transfer(
     res: Any = ffi.new("httpr_result *")
     out: Any = ffi.new("httpr_xfer **")
     rc = lib.httpr_xfer_run(
-        engine.ptr,
-        options.ptr,
-        method,
-        url,
-        headers,
-        len(headers),
-        body if body else ffi.NULL,
-        len(body),
+        *_request_args(engine, options, method, url, headers, body, None),
         flags,
         WAIT_SLICE_MS,
         copy,
