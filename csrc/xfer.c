@@ -1030,8 +1030,8 @@ static int decode_once(httpr_xfer *x, int curlcode)
         return CURLE_OK;
     x->resp.len = 0; /* a failed body is never handed out, not even in part */
     if (rc == HTTPR_ENOMEM) {
-        snprintf(x->errbuf, sizeof(x->errbuf), "out of memory decoding the response body");
-        return CURLE_OUT_OF_MEMORY;
+        snprintf(x->errbuf, sizeof(x->errbuf), "out of memory while decoding");
+        rc = HTTPR_REASON_DECODING;
     }
     x->reason = rc; /* HTTPR_REASON_DECODING or HTTPR_REASON_SIZE_CAP */
     return rc == HTTPR_REASON_DECODING ? CURLE_BAD_CONTENT_ENCODING : CURLE_WRITE_ERROR;

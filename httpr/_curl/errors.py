@@ -276,6 +276,15 @@ ROWS: tuple[Row, ...] = (
         _curl_text,
     ),
     Row("bad content-coding", _code(lib.CURLE_BAD_CONTENT_ENCODING), exc.DecodingError, _curl_text),
+    Row(
+        "libcurl's decoder failed",
+        # httpr's callbacks set an engine reason whenever they refuse bytes, so a write error
+        # without one after the head is libcurl's content decoder giving up (7.88: bytes after
+        # the end of a gzip, deflate or br stream).
+        lambda f: f.curlcode == lib.CURLE_WRITE_ERROR and f.reason == 0 and f.head_done,
+        exc.DecodingError,
+        lambda f: f"cannot decode the response body: {_curl_text(f)}",
+    ),
     Row("file size exceeded", _code(lib.CURLE_FILESIZE_EXCEEDED), exc.ResponseTooLarge, _curl_text),
 )
 

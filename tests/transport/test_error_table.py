@@ -98,6 +98,11 @@ CASES: list[tuple[str, dict[str, object], type[Exception]]] = [
     ("body not resent", {"curlcode": 65, "reason": 0}, httpr.WriteError),
     ("send failure", {"curlcode": 55, "reason": 0}, httpr.WriteError),
     ("bad content-coding", {"curlcode": 61, "reason": 0}, httpr.DecodingError),
+    (
+        "libcurl's decoder failed",
+        {"curlcode": 23, "reason": 0, "head_done": True},
+        httpr.DecodingError,
+    ),
     ("file size exceeded", {"curlcode": 63, "reason": 0}, httpr.ResponseTooLarge),
 ]
 
