@@ -2,9 +2,13 @@
  * decode.c - httpr's own content decoding of buffered bodies (amendment 2.10, design.md 3).
  *
  * A buffered transfer asks libcurl for the raw body (HTTP_CONTENT_DECODING = 0) and decodes
- * it here in one pass per coding, on the caller's thread with the GIL released: libdeflate
- * for gzip and deflate (about twice zlib's speed on the bench bodies), libbrotlidec and
- * libzstd for br and zstd. Streams keep libcurl's incremental decoders.
+ * it here in one pass per coding: libdeflate for gzip and deflate (about twice zlib's speed
+ * on the bench bodies), libbrotlidec and libzstd for br and zstd. Sync transfers are decoded
+ * on the caller's thread with the GIL released (threads decode in parallel); async ones on
+ * the engine thread before DONE, up to HTTPR_ENGINE_DECODE_MAX_BYTES coded, since the event
+ * loop's thread is the async bottleneck (xfer.c, decode_once). Streams keep libcurl's
+ * incremental decoders. "none", like "identity", is no coding, and an empty body is never
+ * decoded (libcurl reports a bad coding only once body bytes arrive).
  *
  * The rules are libcurl's, so a body decodes the same buffered or streamed: codings apply in
  * header order and are undone in reverse; "identity" is skipped; more than five, or one not

@@ -48,8 +48,9 @@ __all__ = ["CurlTransport"]
 # removed must not come back from libcurl.
 _LIBCURL_DEFAULTS = ("Accept", "Accept-Encoding")
 
-# Buffered bodies are decoded by httpr's own decoders (csrc/decode.c: libdeflate, about twice
-# zlib's speed, on the caller's thread without the GIL) when the build has them; streams keep
+# Buffered bodies without a size cap are decoded by httpr's own decoders (csrc/decode.c:
+# libdeflate, about twice zlib's speed; sync ones on the caller's thread without the GIL,
+# async ones on the engine thread) when the build has them; streams and capped clients keep
 # libcurl's incremental decoders. A module switch, so the tests run both decoders.
 OWN_DECODING = CURL.own_decoding
 
