@@ -66,8 +66,6 @@ int64_t httpr_decode_limit(int64_t cap)
 static int parse_codings(const char *head, size_t len, int codings[HTTPR_MAX_CODINGS],
                          char *errbuf)
 {
-    static const char name[] = "content-encoding:";
-    const size_t name_len = sizeof(name) - 1;
     int n = 0;
     size_t pos = 0;
     while (pos < len) {
@@ -75,23 +73,13 @@ static int parse_codings(const char *head, size_t len, int codings[HTTPR_MAX_COD
         const char *nl = memchr(line, '\n', len - pos);
         size_t line_len = nl ? (size_t)(nl - line) + 1 : len - pos;
         pos += line_len;
-        if (line_len <= name_len || strncasecmp(line, name, name_len) != 0)
+        if (!httpr_header_name_is(line, line_len, "content-encoding", 16))
             continue;
-        size_t i = name_len;
-        while (i < line_len) {
-            while (i < line_len && (line[i] == ' ' || line[i] == '\t' || line[i] == ','))
-                i++;
-            if (i == line_len || line[i] == '\r' || line[i] == '\n')
-                break;
-            size_t start = i;
-            while (i < line_len && line[i] != ',' && line[i] != '\r' && line[i] != '\n')
-                i++;
-            size_t end = i;
-            while (end > start && (line[end - 1] == ' ' || line[end - 1] == '\t'))
-                end--;
-            size_t tok = end - start;
-            const char *t = line + start;
-            if (tok == 0 || (tok == 8 && strncasecmp(t, "identity", 8) == 0) ||
+        const char *v, *t;
+        size_t vlen, tok, at = 0;
+        httpr_header_value(line, line_len, 16, &v, &vlen);
+        while (httpr_list_next(v, vlen, &at, &t, &tok)) {
+            if ((tok == 8 && strncasecmp(t, "identity", 8) == 0) ||
                 (tok == 4 && strncasecmp(t, "none", 4) == 0))
                 continue; /* libcurl 7.88 takes "none" as identity too */
             int c;

@@ -215,8 +215,8 @@ typedef struct {
     int asynchdns;
     int threadsafe;
     int https_proxy;
-    int refuses_cn_only;
-    int own_decoding; /* built with decode.c's decoders (gzip, deflate, br, zstd) */ /* the OpenSSL hook of R8 is active */
+    int refuses_cn_only; /* the OpenSSL hook of R8 is active */
+    int own_decoding;    /* built with decode.c's decoders (gzip, deflate, br, zstd) */
 } httpr_curl_info;
 
 /* Live-object counters for the leak tests (style.md: the only globals beside the init

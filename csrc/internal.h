@@ -181,8 +181,16 @@ void httpr_xfer_reset_for_pool(httpr_xfer *x);
 void httpr_xfer_signal_data(httpr_xfer *x);
 int httpr_xfer_decode_for_notify(httpr_xfer *x, int curlcode); /* before DONE: decode.c */
 
-/* xfer.c: a buffer's allocation becomes `cap` bytes (realloc); 0 or HTTPR_ENOMEM */
+/* xfer.c, also for decode.c */
+/* a buffer's allocation becomes `cap` bytes (realloc); 0 or HTTPR_ENOMEM */
 int httpr_buf_resize(httpr_buf *b, size_t cap);
+/* a head line of the (lowercase) field `name`, and its value without surrounding whitespace */
+int httpr_header_name_is(const char *line, size_t len, const char *name, size_t name_len);
+void httpr_header_value(const char *line, size_t len, size_t name_len, const char **v,
+                        size_t *vlen);
+/* The next element of a comma-separated field value from *pos, trimmed (empty ones skipped):
+ * 1 with the element in *elem and *len, 0 at the end. */
+int httpr_list_next(const char *v, size_t n, size_t *pos, const char **elem, size_t *len);
 
 /* decode.c, for xfer.c and init.c */
 #define HTTPR_MAX_CODINGS 5 /* stacked content-codings decoded; more is a DecodingError (R6) */

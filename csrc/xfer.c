@@ -60,7 +60,7 @@ static void buf_recycle(httpr_buf *b, size_t keep)
     }
 }
 
-static int header_name_is(const char *line, size_t len, const char *name, size_t name_len)
+int httpr_header_name_is(const char *line, size_t len, const char *name, size_t name_len)
 {
     if (len <= name_len || line[name_len] != ':')
         return 0;
@@ -71,9 +71,8 @@ static int header_name_is(const char *line, size_t len, const char *name, size_t
     return 1;
 }
 
-/* The field value of a header line: after the colon, without surrounding whitespace. */
-static void header_value(const char *line, size_t len, size_t name_len, const char **v,
-                         size_t *vlen)
+void httpr_header_value(const char *line, size_t len, size_t name_len, const char **v,
+                        size_t *vlen)
 {
     size_t i = name_len + 1;
     while (i < len && (line[i] == ' ' || line[i] == '\t'))
@@ -142,24 +141,42 @@ static int check_content_length(httpr_xfer *x, const char *v, size_t n)
     return 0;
 }
 
+int httpr_list_next(const char *v, size_t n, size_t *pos, const char **elem, size_t *len)
+{
+    size_t i = *pos;
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+        i++;
+    if (i == n) {
+        *pos = n;
+        return 0;
+    }
+    size_t start = i;
+    while (i < n && v[i] != ',')
+        i++;
+    size_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+        end--;
+    *elem = v + start;
+    *len = end - start;
+    *pos = i;
+    return 1;
+}
+
 /* Counts "chunked" codings in a Transfer-Encoding value (comma-separated, any case). */
 static int count_chunked(const char *v, size_t n)
 {
     int count = 0;
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < n && v[i] != ',' && v[i] != ';')
-            i++;
-        size_t end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end - start == 7 && strncasecmp(v + start, "chunked", 7) == 0)
+    size_t pos = 0, len;
+    const char *t;
+    while (httpr_list_next(v, n, &pos, &t, &len)) {
+        const char *semi = memchr(t, ';', len); /* transfer-coding parameters follow */
+        if (semi) {
+            len = (size_t)(semi - t);
+            while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+                len--;
+        }
+        if (len == 7 && strncasecmp(t, "chunked", 7) == 0)
             count++;
-        while (i < n && v[i] != ',')
-            i++; /* skip transfer-coding parameters */
     }
     return count;
 }
@@ -175,14 +192,6 @@ static void head_reset(httpr_xfer *x)
     x->encoded = 0;
 }
 
-/* The most body bytes the write callback may take: the cap on decoded bytes, or, for coded
- * bytes httpr decodes itself (decode.c), the most that could decode to within the cap. */
-static int64_t coded_limit(const httpr_xfer *x)
-{
-    return x->own_decode && x->encoded ? httpr_decode_limit(x->max_response_size)
-                                       : x->max_response_size;
-}
-
 /* The final head's blank line: framing and early size checks, then HEAD. */
 static int head_complete(httpr_xfer *x)
 {
@@ -192,11 +201,12 @@ static int head_complete(httpr_xfer *x)
     }
     /* amendment 2.7: a declared length above the cap fails before the body, only without
      * content-coding (the decoded size is unknown) and never for HEAD (no body follows). */
-    if (x->max_response_size >= 0 && (!x->encoded || x->own_decode) && !x->head_request &&
-        x->content_length > coded_limit(x)) {
+    if (x->max_response_size >= 0 && !x->encoded && !x->head_request &&
+        x->content_length > x->max_response_size) {
         fail(x, HTTPR_REASON_SIZE_CAP);
         return -1;
     }
+    /* Coded bytes httpr decodes itself (decode.c) fill the buffer first: pre-sized too. */
     if (!x->stream && (!x->encoded || x->own_decode) && !x->head_request &&
         x->content_length > 0) {
         size_t want = (size_t)x->content_length;
@@ -275,23 +285,23 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
             }
         }
         x->head_status = status;
-    } else if (header_name_is(line, len, "content-length", 14)) {
+    } else if (httpr_header_name_is(line, len, "content-length", 14)) {
         const char *v;
         size_t n;
-        header_value(line, len, 14, &v, &n);
+        httpr_header_value(line, len, 14, &v, &n);
         if (check_content_length(x, v, n) != 0) {
             fail(x, HTTPR_REASON_FRAMING);
             return 0;
         }
-    } else if (header_name_is(line, len, "transfer-encoding", 17)) {
+    } else if (httpr_header_name_is(line, len, "transfer-encoding", 17)) {
         const char *v;
         size_t n;
-        header_value(line, len, 17, &v, &n);
+        httpr_header_value(line, len, 17, &v, &n);
         x->chunked += count_chunked(v, n);
-    } else if (header_name_is(line, len, "content-encoding", 16)) {
+    } else if (httpr_header_name_is(line, len, "content-encoding", 16)) {
         const char *v;
         size_t n;
-        header_value(line, len, 16, &v, &n);
+        httpr_header_value(line, len, 16, &v, &n);
         if (!(n == 8 && strncasecmp(v, "identity", 8) == 0) && n > 0)
             x->encoded = 1;
     }
@@ -310,7 +320,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     x->last_rx = httpr_now_us();
     /* R6 / amendment 1.13: the cap counts decoded bytes; the user never gets more than N. */
-    if (x->max_response_size >= 0 && x->delivered + (int64_t)n > coded_limit(x)) {
+    if (x->max_response_size >= 0 && x->delivered + (int64_t)n > x->max_response_size) {
         fail(x, HTTPR_REASON_SIZE_CAP);
         return 0;
     }
@@ -665,9 +675,9 @@ static long headers_have_empty_expect(const struct curl_slist *l)
     for (; l; l = l->next) {
         const char *v;
         size_t n, len = strlen(l->data);
-        if (!header_name_is(l->data, len, "expect", 6))
+        if (!httpr_header_name_is(l->data, len, "expect", 6))
             continue;
-        header_value(l->data, len, 6, &v, &n);
+        httpr_header_value(l->data, len, 6, &v, &n);
         if (n == 0)
             return 1;
     }
@@ -886,7 +896,8 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     x->stream = (flags & HTTPR_F_STREAM) ? 1 : 0;
     /* Own decoding needs libcurl to pass coded bytes on, and an Accept-Encoding it sends.
      * Under a size cap libcurl's incremental decoder stays: it aborts a decompression bomb
-     * as it arrives (SEC-08), where a one-pass decoder would first take in its coded bytes. */
+     * as it arrives (SEC-08), where a one-pass decoder would first take in its coded bytes.
+     * So the cap checks of the callbacks only ever count decoded bytes. */
     x->own_decode = (flags & HTTPR_F_OWN_DECODE) && !x->stream && opts->accept_encoding &&
                     opts->max_response_size < 0 && httpr_decode_built();
     x->decoded = 0;
@@ -1012,14 +1023,20 @@ void httpr_xfer_collect(httpr_xfer *x)
     r->elapsed_us = httpr_now_us() - x->t_submit;
 }
 
+/* The body still waits for decode.c. */
+static int needs_decode(const httpr_xfer *x)
+{
+    return x->own_decode && x->encoded && !x->decoded;
+}
+
 /* The coded body becomes the decoded one, or the transfer fails as libcurl's decoder would;
  * returns the transfer's CURLcode from then on. Runs once, by whoever owns the buffers: the
  * engine thread just before DONE (async: the event loop's thread has Python to run), or the
- * caller after DONE under the record lock (sync: the caller waits anyway, and threads sharing
- * a client decode in parallel). */
+ * caller after DONE, outside the record lock with `decoding` set (sync: the caller waits
+ * anyway, and threads sharing a client decode in parallel). */
 static int decode_once(httpr_xfer *x, int curlcode)
 {
-    if (!x->own_decode || !x->encoded || x->decoded)
+    if (!needs_decode(x))
         return curlcode;
     x->decoded = 1;
     if (curlcode != CURLE_OK || x->reason != HTTPR_REASON_NONE)
@@ -1054,7 +1071,7 @@ int httpr_xfer_result(httpr_xfer *x, httpr_result *out)
     while (x->decoding) /* another caller is decoding this body (below): its outcome counts */
         pthread_cond_wait(&x->cond, &x->lock);
     int events = x->events;
-    if ((events & HTTPR_EV_DONE) && x->own_decode && x->encoded && !x->decoded) {
+    if ((events & HTTPR_EV_DONE) && needs_decode(x)) {
         /* After DONE the buffers are the caller's: decode without the lock, which the engine
          * may need (it drops a command's reference under it). */
         x->decoding = 1;

@@ -200,6 +200,19 @@ class CurlTransport(BaseTransport):
                 flags |= F_REPLAYABLE
         return flags
 
+    def _transfer_args(
+        self, engine: Engine, request: Request, hop: Hop
+    ) -> tuple[Engine, TransferOptions, bytes, bytes, bytes, bytes]:
+        """What Transfer() and run_transfer() take before the flags."""
+        return (
+            engine,
+            self._options_for(hop),
+            request.method.encode("ascii"),
+            request.url.encode("ascii"),
+            self._header_lines(hop),
+            request.content if hop.send_body and hop.body_stream is None else b"",
+        )
+
     def _start(
         self, engine: Engine, request: Request, hop: Hop, notify: bool, stream: bool = False
     ) -> Transfer:
@@ -207,16 +220,7 @@ class CurlTransport(BaseTransport):
         declared: int | None = None
         if request.method != "HEAD" and hop.body_stream is not None:
             declared = hop.body_stream.length or 0  # None (chunked) -> 0
-        return Transfer(
-            engine,
-            self._options_for(hop),
-            request.method.encode("ascii"),
-            request.url.encode("ascii"),
-            self._header_lines(hop),
-            request.content if hop.send_body and hop.body_stream is None else b"",
-            flags,
-            declared_len=declared,
-        )
+        return Transfer(*self._transfer_args(engine, request, hop), flags, declared_len=declared)
 
     def handle_request(self, request: Request, hop: Hop) -> Response:
         engine = self._acquire()
@@ -224,12 +228,7 @@ class CurlTransport(BaseTransport):
             if hop.body_stream is None:
                 # One cffi call for the whole request when it ends within a wait slice.
                 done = run_transfer(
-                    engine,
-                    self._options_for(hop),
-                    request.method.encode("ascii"),
-                    request.url.encode("ascii"),
-                    self._header_lines(hop),
-                    request.content if hop.send_body else b"",
+                    *self._transfer_args(engine, request, hop),
                     self._flags(request, hop, notify=False, stream=False),
                 )
                 if isinstance(done, Result):
