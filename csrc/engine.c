@@ -634,11 +634,6 @@ static void check_deadlines(httpr_engine *e, int64_t now)
     e->next_check = next;
 }
 
-void httpr_engine_note_activity(httpr_engine *e)
-{
-    e->last_activity = httpr_now_us();
-}
-
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at)
 {
     if (at < e->next_check)
@@ -666,6 +661,16 @@ static void engine_add(httpr_engine *e, httpr_xfer *x)
     }
     int reason;
     httpr_engine_note_deadline(e, xfer_deadline(x, &reason));
+}
+
+/* Whether the one transfer in flight is a stream receiving its body. Its socket wakes the
+ * engine for every batch, so spinning after one only takes a core from the reader and the
+ * server. Measured (50 MiB from nginx through iter_bytes, median of 8 interleaved rounds,
+ * together with the reader's spin and the drain spin removed): 23.2 -> 20.3 ms wall,
+ * 22.8 -> 15.2 ms CPU; pycurl 17.5 ms. */
+static int streaming_body(const httpr_engine *e)
+{
+    return e->n_active == 1 && e->active->stream && e->active->delivered > 0;
 }
 
 static void *engine_main(void *arg)
@@ -766,13 +771,8 @@ static void *engine_main(void *arg)
         }
         if (wait_us == 0)
             continue;
-        /* Also while a reader drains a paused stream: its unpause then needs no wake-up.
-         * A wake-up would cost the reader more than the syscall: the scheduler runs the
-         * woken engine on the reader's core, so the two take turns on one core and the
-         * reader stalls for as long as the engine refills the ring. */
-        int64_t drain = __atomic_load_n(&e->reader_drain, __ATOMIC_RELAXED);
         if (e->n_active <= HTTPR_ENGINE_SPIN_MAX_ACTIVE &&
-            (now - e->last_activity < HTTPR_ENGINE_SPIN_US || now - drain < HTTPR_ENGINE_SPIN_US)) {
+            now - e->last_activity < HTTPR_ENGINE_SPIN_US && !streaming_body(e)) {
             /* Busy-poll the sockets without blocking, then the queues again; yield the CPU
              * in between, so a woken caller or a local server is not kept off a core. */
             curl_multi_poll(e->multi, NULL, 0, 0, NULL);

@@ -119,12 +119,6 @@
 /* The grain of TCP_INFO's tcpi_last_data_recv (jiffies; HZ=100 at worst): data this close
  * to a request's start is not told apart from the previous response's last bytes. */
 #define HTTPR_KERNEL_CLOCK_GRAIN_US 10000
-/* How long a stream reader yield-spins on an empty ring before it sleeps: short, since the
- * engine wakes it per 64 KiB or per pass anyway; 100 us cost ~6 ms more CPU per 50 MiB
- * for the same time. */
-#ifndef HTTPR_STREAM_SPIN_US
-#define HTTPR_STREAM_SPIN_US 25
-#endif
 /* connect=None: the largest connect timeout we hand libcurl; it reads 0 as "300 s" and
  * adds the value to timestamps, so LONG_MAX could overflow (design.md section 6). */
 #define HTTPR_CONNECT_TIMEOUT_NONE_MS 2147483647L

@@ -125,7 +125,6 @@ struct httpr_engine {
     int sleeping; /* the engine is (about to be) blocked in curl_multi_poll (engine lock) */
     int64_t last_activity; /* engine thread only: last submit/command/completion seen */
     int spinners; /* callers in httpr_xfer_wait's yield-spin (atomic) */
-    int64_t reader_drain;  /* last time a reader drained a paused stream (atomic) */
     pthread_t thread;
     CURLM *multi;
     CURLSH *share;
@@ -202,7 +201,6 @@ void httpr_decode_free(void *inflater);
 
 /* engine.c, for xfer.c */
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at);
-void httpr_engine_note_activity(httpr_engine *e); /* engine thread: spin before sleeping */
 void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
 void httpr_engine_mark_dirty(httpr_engine *e, httpr_xfer *x);
