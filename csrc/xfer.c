@@ -422,7 +422,8 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *userdata)
     size_t n = want < left ? want : left;
     if (n)
         memcpy(dst, x->body + x->body_pos, n);
-    x->body_pos += n;
+    /* atomic: a waiting caller reads it (sending_much) */
+    __atomic_store_n(&x->body_pos, x->body_pos + n, __ATOMIC_RELAXED);
     return n; /* bytes handed to libcurl's buffer, not sent: on_progress times the writes */
 }
 
@@ -441,7 +442,7 @@ static int on_seek(void *userdata, curl_off_t offset, int origin)
     }
     if (!x->body_replayable || origin != SEEK_SET || offset < 0 || (size_t)offset > x->body_len)
         return CURL_SEEKFUNC_CANTSEEK;
-    x->body_pos = (size_t)offset;
+    __atomic_store_n(&x->body_pos, (size_t)offset, __ATOMIC_RELAXED); /* see on_read */
     return CURL_SEEKFUNC_OK;
 }
 
@@ -958,6 +959,17 @@ int httpr_xfer_id(httpr_xfer *x, uint64_t *id)
     return 0;
 }
 
+/* Whether more of a buffered request body than HTTPR_WAIT_SPIN_BODY_BYTES is still to go
+ * to libcurl: the answer is then further away than a spin is worth, and a spinning caller
+ * takes a core from the engine sending it and the server reading it. */
+static int sending_much(httpr_xfer *x)
+{
+    if (x->upload) /* a fed upload: its feeder is the caller, which is not waiting here */
+        return 0;
+    size_t pos = __atomic_load_n(&x->body_pos, __ATOMIC_RELAXED);
+    return x->body_len > pos && x->body_len - pos > HTTPR_WAIT_SPIN_BODY_BYTES;
+}
+
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
 {
     if (!x || !x->submitted)
@@ -971,7 +983,7 @@ int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
     if (__atomic_add_fetch(spinners, 1, __ATOMIC_RELAXED) <= HTTPR_WAIT_MAX_SPINNERS) {
         int64_t spin_until = httpr_now_us() + HTTPR_WAIT_SPIN_US;
         while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & want) == 0 &&
-               httpr_now_us() < spin_until)
+               httpr_now_us() < spin_until && !sending_much(x))
             sched_yield();
     }
     __atomic_sub_fetch(spinners, 1, __ATOMIC_RELAXED);
