@@ -1,12 +1,17 @@
 /*
- * engine.c - one engine per client: a pthread that alone drives a CURLM (design.md section 1).
+ * engine.c - one engine per client: a pthread that alone drives a CURLM (design.md section 1),
+ * started at its first request unless that one is a buffered sync request, which the caller
+ * runs itself (see below).
  *
  * Threads:
  *   - any thread: httpr_engine_submit, httpr_engine_cancel, httpr_engine_close,
  *     httpr_engine_drain, httpr_engine_events_fd, record take/return;
  *   - the owner, once, when no transfer of its own is in flight: httpr_engine_free (it
  *     cancels what is left, stops and joins the thread);
- *   - the engine thread: everything that touches the multi or an added easy handle.
+ *   - the engine thread: everything that touches the multi or an added easy handle; or,
+ *     before that thread exists, the one caller driving the engine's first buffered sync
+ *     request inline (httpr_engine_drive, e->driving): one driver at a time, handed over
+ *     under the engine lock.
  * Lock order: engine -> record; the engine lock is never held across a libcurl call that
  * can run callbacks.
  */
@@ -673,152 +678,248 @@ static int streaming_body(const httpr_engine *e)
     return e->n_active == 1 && e->active->stream && e->active->delivered > 0;
 }
 
+/* One turn of the loop: queued submissions and commands, libcurl, completions, expired
+ * deadlines. Returns 1 once the engine stops (everything in it then finished), else 0 with
+ * *wait_us set to how long it may now sleep. Run by the engine thread, or by the one caller
+ * driving the engine inline (e->driving). */
+static int engine_turn(httpr_engine *e, int64_t *wait_us)
+{
+    pthread_mutex_lock(&e->lock);
+    httpr_xfer *subs = e->submit_head;
+    e->submit_head = e->submit_tail = NULL;
+    httpr_xfer *cancels = e->cancels;
+    e->cancels = NULL;
+    for (httpr_xfer *c = cancels; c; c = c->cmd_next)
+        c->cancel_queued = 0;
+    httpr_xfer *unpauses = e->unpauses;
+    e->unpauses = NULL;
+    for (httpr_xfer *u = unpauses; u; u = u->unpause_next)
+        u->unpause_queued = 0;
+    int stop = e->stop;
+    pthread_mutex_unlock(&e->lock);
+
+    if (subs || cancels || unpauses)
+        e->last_activity = httpr_now_us();
+    while (subs) {
+        httpr_xfer *x = subs;
+        subs = x->next;
+        x->next = NULL;
+        if (stop)
+            engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+        else
+            engine_add(e, x);
+    }
+    while (cancels) {
+        httpr_xfer *x = cancels;
+        cancels = x->cmd_next;
+        x->cmd_next = NULL;
+        if (x->in_multi)
+            engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+        httpr_engine_return_record(e, x); /* the command's reference */
+    }
+    while (unpauses) {
+        httpr_xfer *x = unpauses;
+        unpauses = x->unpause_next;
+        x->unpause_next = NULL;
+        if (x->in_multi) {
+            pthread_mutex_lock(&x->lock);
+            int was_paused = x->paused || x->up_paused;
+            x->paused = 0;
+            x->up_paused = 0;
+            pthread_mutex_unlock(&x->lock);
+            if (was_paused) {
+                /* design.md 4: only the engine resumes; the write callback may run
+                 * again inside this call, and the ring has room for it now. */
+                x->last_rx = x->last_tx = httpr_now_us();
+                if (x->read_ms >= 0)
+                    httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
+                if (x->write_ms >= 0)
+                    httpr_engine_note_deadline(e, x->last_tx + x->write_ms * 1000);
+                curl_easy_pause(x->easy, CURLPAUSE_CONT);
+            }
+        }
+        httpr_engine_return_record(e, x); /* the command's reference */
+    }
+    flush_dirty(e); /* curl_easy_pause may have delivered data */
+    if (stop) {
+        while (e->active)
+            engine_finish(e, e->active, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+        return 1;
+    }
+
+    int running = 0;
+    curl_multi_perform(e->multi, &running);
+    flush_dirty(e);
+    int queued;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(e->multi, &queued)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        httpr_xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x && x->in_multi) {
+            engine_finish(e, x, (int)m->data.result, HTTPR_REASON_NONE);
+            e->last_activity = httpr_now_us();
+        }
+    }
+
+    int64_t now = httpr_now_us();
+    if (now >= e->next_check)
+        check_deadlines(e, now);
+
+    long curl_ms = -1;
+    curl_multi_timeout(e->multi, &curl_ms);
+    *wait_us = curl_ms >= 0 ? (int64_t)curl_ms * 1000 : INT64_MAX;
+    if (e->next_check != INT64_MAX) {
+        int64_t until = e->next_check - now;
+        if (until < *wait_us)
+            *wait_us = until < 0 ? 0 : until;
+    }
+    return 0;
+}
+
+/* Sleeps in curl_multi_poll for up to wait_us (> 0), until a socket, a deadline or a
+ * submitter wakes it (no idle ticks). "sleeping" is set under the lock after checking the
+ * queues, so a submitter either sees it and wakes us, or left work we see next turn. */
+static void engine_sleep(httpr_engine *e, int64_t wait_us)
+{
+    pthread_mutex_lock(&e->lock);
+    int idle = e->submit_head == NULL && e->cancels == NULL && e->unpauses == NULL && !e->stop;
+    e->sleeping = idle;
+    pthread_mutex_unlock(&e->lock);
+    if (!idle)
+        return;
+    int wait_ms = wait_us == INT64_MAX ? INT_MAX
+                  : wait_us >= (int64_t)INT_MAX * 1000 ? INT_MAX
+                                                       : (int)((wait_us + 999) / 1000);
+    curl_multi_poll(e->multi, NULL, 0, wait_ms, NULL);
+    pthread_mutex_lock(&e->lock);
+    e->sleeping = 0;
+    pthread_mutex_unlock(&e->lock);
+    e->last_activity = httpr_now_us(); /* woken: something (socket, submit) happened */
+}
+
 static void *engine_main(void *arg)
 {
     httpr_engine *e = arg;
     httpr_counter_add(HTTPR_COUNTER_THREADS, 1);
     for (;;) {
-        pthread_mutex_lock(&e->lock);
-        httpr_xfer *subs = e->submit_head;
-        e->submit_head = e->submit_tail = NULL;
-        httpr_xfer *cancels = e->cancels;
-        e->cancels = NULL;
-        for (httpr_xfer *c = cancels; c; c = c->cmd_next)
-            c->cancel_queued = 0;
-        httpr_xfer *unpauses = e->unpauses;
-        e->unpauses = NULL;
-        for (httpr_xfer *u = unpauses; u; u = u->unpause_next)
-            u->unpause_queued = 0;
-        int stop = e->stop;
-        pthread_mutex_unlock(&e->lock);
-
-        if (subs || cancels || unpauses)
-            e->last_activity = httpr_now_us();
-        while (subs) {
-            httpr_xfer *x = subs;
-            subs = x->next;
-            x->next = NULL;
-            if (stop)
-                engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
-            else
-                engine_add(e, x);
-        }
-        while (cancels) {
-            httpr_xfer *x = cancels;
-            cancels = x->cmd_next;
-            x->cmd_next = NULL;
-            if (x->in_multi)
-                engine_finish(e, x, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
-            httpr_engine_return_record(e, x); /* the command's reference */
-        }
-        while (unpauses) {
-            httpr_xfer *x = unpauses;
-            unpauses = x->unpause_next;
-            x->unpause_next = NULL;
-            if (x->in_multi) {
-                pthread_mutex_lock(&x->lock);
-                int was_paused = x->paused || x->up_paused;
-                x->paused = 0;
-                x->up_paused = 0;
-                pthread_mutex_unlock(&x->lock);
-                if (was_paused) {
-                    /* design.md 4: only the engine resumes; the write callback may run
-                     * again inside this call, and the ring has room for it now. */
-                    x->last_rx = x->last_tx = httpr_now_us();
-                    if (x->read_ms >= 0)
-                        httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
-                    if (x->write_ms >= 0)
-                        httpr_engine_note_deadline(e, x->last_tx + x->write_ms * 1000);
-                    curl_easy_pause(x->easy, CURLPAUSE_CONT);
-                }
-            }
-            httpr_engine_return_record(e, x); /* the command's reference */
-        }
-        flush_dirty(e); /* curl_easy_pause may have delivered data */
-        if (stop) {
-            while (e->active)
-                engine_finish(e, e->active, CURLE_ABORTED_BY_CALLBACK, HTTPR_REASON_CANCELLED);
+        int64_t wait_us;
+        if (engine_turn(e, &wait_us))
             break;
-        }
-
-        int running = 0;
-        curl_multi_perform(e->multi, &running);
-        flush_dirty(e);
-        int queued;
-        CURLMsg *m;
-        while ((m = curl_multi_info_read(e->multi, &queued)) != NULL) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            httpr_xfer *x = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            if (x && x->in_multi) {
-                engine_finish(e, x, (int)m->data.result, HTTPR_REASON_NONE);
-                e->last_activity = httpr_now_us();
-            }
-        }
-
-        int64_t now = httpr_now_us();
-        if (now >= e->next_check)
-            check_deadlines(e, now);
-
-        long curl_ms = -1;
-        curl_multi_timeout(e->multi, &curl_ms);
-        int64_t wait_us = curl_ms >= 0 ? (int64_t)curl_ms * 1000 : INT64_MAX;
-        if (e->next_check != INT64_MAX) {
-            int64_t until = e->next_check - now;
-            if (until < wait_us)
-                wait_us = until < 0 ? 0 : until;
-        }
         if (wait_us == 0)
             continue;
         if (e->n_active <= HTTPR_ENGINE_SPIN_MAX_ACTIVE &&
-            now - e->last_activity < HTTPR_ENGINE_SPIN_US && !streaming_body(e)) {
+            httpr_now_us() - e->last_activity < HTTPR_ENGINE_SPIN_US && !streaming_body(e)) {
             /* Busy-poll the sockets without blocking, then the queues again; yield the CPU
              * in between, so a woken caller or a local server is not kept off a core. */
             curl_multi_poll(e->multi, NULL, 0, 0, NULL);
             sched_yield();
             continue;
         }
-        /* Nothing pending: sleep until a socket, a deadline or a submitter wakes us (no
-         * idle ticks). "sleeping" is set under the lock after checking the queues, so a
-         * submitter either sees it and wakes us, or left work we see here. */
-        pthread_mutex_lock(&e->lock);
-        int idle = e->submit_head == NULL && e->cancels == NULL && e->unpauses == NULL && !e->stop;
-        e->sleeping = idle;
-        pthread_mutex_unlock(&e->lock);
-        if (!idle)
-            continue;
-        int wait_ms = wait_us == INT64_MAX ? INT_MAX
-                      : wait_us >= (int64_t)INT_MAX * 1000 ? INT_MAX
-                                                           : (int)((wait_us + 999) / 1000);
-        curl_multi_poll(e->multi, NULL, 0, wait_ms, NULL);
-        pthread_mutex_lock(&e->lock);
-        e->sleeping = 0;
-        pthread_mutex_unlock(&e->lock);
-        e->last_activity = httpr_now_us(); /* woken: something (socket, submit) happened */
+        engine_sleep(e, wait_us);
     }
     httpr_counter_add(HTTPR_COUNTER_THREADS, -1);
     return NULL;
+}
+
+/* Engine lock held: starts the engine thread. */
+static int start_thread(httpr_engine *e)
+{
+    if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
+        return HTTPR_ESYS;
+    e->thread_started = 1;
+    return 0;
+}
+
+/* Work in the engine besides x: other transfers in the multi or queued for it. */
+static int others_waiting(httpr_engine *e, const httpr_xfer *x)
+{
+    if (e->n_active > (x->in_multi ? 1 : 0))
+        return 1;
+    pthread_mutex_lock(&e->lock);
+    int queued = e->submit_head != NULL;
+    pthread_mutex_unlock(&e->lock);
+    return queued;
+}
+
+/* Stops driving inline: what is left in the engine goes to its thread, started now. 0 when
+ * the engine can be let go; HTTPR_ESYS when the thread could not start (the caller then
+ * drives on). */
+static int hand_over(httpr_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int more = e->n_active > 0 || e->submit_head || e->cancels || e->unpauses;
+    int rc = more && !e->thread_started ? start_thread(e) : 0;
+    if (rc == 0)
+        e->driving = 0;
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int timeout_ms)
+{
+    int64_t until = httpr_now_us() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
+    int stuck = 0; /* the thread could not start: drive until the engine is empty */
+    for (;;) {
+        int64_t wait_us;
+        int stopped = engine_turn(e, &wait_us);
+        int64_t now = httpr_now_us();
+        int done = (__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & HTTPR_EV_DONE) != 0;
+        if (stopped || (stuck ? done && !others_waiting(e, x)
+                              : done || now >= until || others_waiting(e, x))) {
+            if (hand_over(e) == 0)
+                break;
+            stuck = 1;
+        }
+        if (wait_us == 0)
+            continue;
+        if (now - e->last_activity < HTTPR_ENGINE_SPIN_US) {
+            /* As engine_main: an answer from a local server is usually microseconds away,
+             * and a sleep in poll costs a wake-up more than the yields. */
+            curl_multi_poll(e->multi, NULL, 0, 0, NULL);
+            sched_yield();
+            continue;
+        }
+        if (!stuck && wait_us > until - now)
+            wait_us = until - now;
+        if (wait_us > 0)
+            engine_sleep(e, wait_us);
+    }
+    return 0;
 }
 
 /* ---- submit and cancel (any thread) ---- */
 
 int httpr_engine_submit(httpr_engine *e, httpr_xfer *x)
 {
+    return httpr_engine_submit_driven(e, x, NULL);
+}
+
+int httpr_engine_submit_driven(httpr_engine *e, httpr_xfer *x, int *drive)
+{
     if (!e || !x || x->engine != e || x->submitted)
         return HTTPR_EINVAL;
+    if (drive)
+        *drive = 0;
     pthread_mutex_lock(&e->lock);
     if (e->closed || e->pid != getpid()) {
         pthread_mutex_unlock(&e->lock);
         return HTTPR_ECLOSED;
     }
-    if (!e->thread_started) {
-        /* Started at the first request, so constructing a client costs no thread. */
-        if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+    if (drive && !e->thread_started && !e->driving && !e->driven) {
+        /* The engine's first request runs on the caller (httpr_engine_drive); later ones
+         * start the thread. */
+        e->driving = e->driven = 1;
+        *drive = 1;
+    } else if (!e->thread_started && !e->driving) {
+        /* Started at the first request that is not driven inline, so constructing a
+         * client costs no thread. While a caller drives, it starts the thread when it sees
+         * this transfer (httpr_engine_drive). */
+        if (start_thread(e) != 0) {
             pthread_mutex_unlock(&e->lock);
             return HTTPR_ESYS;
         }
-        e->thread_started = 1;
     }
     x->submitted = 1;
     x->t_submit = httpr_now_us();
@@ -858,7 +959,7 @@ static void engine_command(httpr_engine *e, httpr_xfer *x, httpr_xfer **list, in
         *next = *list;
         *list = x;
     }
-    int wake = e->thread_started && e->sleeping;
+    int wake = e->sleeping; /* the thread's or an inline driver's sleep */
     if (wake)
         e->sleeping = 0;
     pthread_mutex_unlock(&e->lock);

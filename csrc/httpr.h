@@ -99,6 +99,11 @@
 #ifndef HTTPR_ENGINE_SPIN_US
 #define HTTPR_ENGINE_SPIN_US 200
 #endif
+/* A buffered sync request on an engine without a thread runs the engine loop on the
+ * caller's thread (httpr_engine_drive); 0 always uses the engine thread. */
+#ifndef HTTPR_INLINE_DRIVE
+#define HTTPR_INLINE_DRIVE 1
+#endif
 /* How long a waiter yield-spins before it sleeps on the record's condition variable. */
 #ifndef HTTPR_WAIT_SPIN_US
 #define HTTPR_WAIT_SPIN_US 200

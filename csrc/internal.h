@@ -122,6 +122,8 @@ struct httpr_engine {
     int closed;
     int stop;
     int thread_started;
+    int driving; /* a caller runs the loop inline (httpr_engine_drive); engine lock */
+    int driven;  /* a caller has driven it once: later requests use the thread */
     int sleeping; /* the engine is (about to be) blocked in curl_multi_poll (engine lock) */
     int64_t last_activity; /* engine thread only: last submit/command/completion seen */
     int spinners; /* callers in httpr_xfer_wait's yield-spin (atomic) */
@@ -203,6 +205,14 @@ void httpr_decode_free(void *inflater);
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at);
 void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
+/* httpr_engine_submit, and when drive is not NULL and the engine has neither a thread nor
+ * a driver yet, *drive = 1: the caller must then run httpr_engine_drive for x. */
+int httpr_engine_submit_driven(httpr_engine *e, httpr_xfer *x, int *drive);
+/* design.md 1 (inline driving): the submitting caller runs the engine loop itself until x is
+ * DONE, timeout_ms passes, or another transfer arrives; what is left then goes to the
+ * engine thread, started at that moment. A client used from one thread at a time never
+ * starts one. */
+int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int timeout_ms);
 void httpr_engine_mark_dirty(httpr_engine *e, httpr_xfer *x);
 int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
 void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);

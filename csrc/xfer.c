@@ -1129,11 +1129,25 @@ int httpr_xfer_run(httpr_engine *e, const httpr_options *opts, const char *metho
     if (!res || !out || (copy_cap && !copy))
         return HTTPR_EINVAL;
     httpr_xfer *x = NULL;
-    int rc = httpr_xfer_start(e, opts, method, url, headers, headers_len, body, body_len, flags,
-                              &x);
-    *out = x;
+    int rc = httpr_xfer_new(e, &x);
     if (rc != 0)
         return rc;
+    rc = httpr_xfer_setup(x, opts, method, url, headers, headers_len, body, body_len, flags);
+    /* A buffered sync request may run the engine on this thread (httpr_engine_drive); the
+     * others (async, streams, fed uploads) always go to the engine thread. */
+    int inline_ok = HTTPR_INLINE_DRIVE && !(flags & (HTTPR_F_NOTIFY | HTTPR_F_STREAM | HTTPR_F_UPLOAD));
+    int drive = 0;
+    if (rc == 0)
+        rc = httpr_engine_submit_driven(e, x, inline_ok ? &drive : NULL);
+    if (rc != 0) {
+        httpr_xfer_free(x);
+        return rc;
+    }
+    *out = x;
+    if (drive) {
+        httpr_engine_drive(e, x, timeout_ms);
+        timeout_ms = 0; /* the slice is spent; DONE or not, the wait below does not block */
+    }
     rc = httpr_xfer_finish(x, timeout_ms, res);
     if (rc != 0)
         return rc;
