@@ -6,8 +6,8 @@ adapter's worker with the checkout's interpreter (`--local-python`, default .ven
 where `make install` put the checkout in editable mode). The repository root (or
 $HTTPR_LOCAL_PATH) goes first on sys.path, and the import is refused unless it resolves there.
 
-Streaming (`client.stream()`) is not built yet: while httpr.Client has no `stream`, the stream
-cell is reported as "not supported yet"; it runs by itself once the method lands.
+The stream cell uses `client.stream()` and `iter_bytes()`; an older checkout without
+`httpr.Client.stream` reports it as "not supported yet".
 """
 
 import os
