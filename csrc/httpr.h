@@ -99,11 +99,15 @@
 #ifndef HTTPR_ENGINE_SPIN_US
 #define HTTPR_ENGINE_SPIN_US 200
 #endif
-/* A buffered sync request on an engine without a thread runs the engine loop on the
- * caller's thread (httpr_engine_drive); 0 always uses the engine thread. */
+/* An engine's first buffered sync request, and its sync streams while it has no thread,
+ * run the engine loop on the waiting caller's thread (httpr_engine_drive); 0 always uses the
+ * engine thread. */
 #ifndef HTTPR_INLINE_DRIVE
 #define HTTPR_INLINE_DRIVE 1
 #endif
+/* An inline stream hands over to the engine thread once this much has come and its reader
+ * has spent longer away from the engine than driving it. */
+#define HTTPR_INLINE_STREAM_SAMPLE_BYTES (1024 * 1024)
 /* How long a waiter yield-spins before it sleeps on the record's condition variable. */
 #ifndef HTTPR_WAIT_SPIN_US
 #define HTTPR_WAIT_SPIN_US 200

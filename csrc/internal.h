@@ -55,6 +55,10 @@ struct httpr_xfer {
     httpr_xfer *unpause_next;
     int data_dirty;       /* ring data not yet signalled, on the engine's dirty list (engine) */
     httpr_xfer *dirty_next;
+    int inline_drive;       /* its owner may run the engine while waiting (httpr_engine_drive) */
+    int64_t undriven_since; /* an inline stream left undriven since (its driver only) */
+    int64_t inline_away_us; /* inline stream: time its reader was away, and time spent */
+    int64_t inline_busy_us; /* driving for it (its driver only) */
     int upload;           /* HTTPR_F_UPLOAD: body from the upload ring (record lock) */
     httpr_ring upring;    /* freed when the record is recycled */
     int up_eof;           /* the producer has given everything */
@@ -123,7 +127,7 @@ struct httpr_engine {
     int stop;
     int thread_started;
     int driving; /* a caller runs the loop inline (httpr_engine_drive); engine lock */
-    int driven;  /* a caller has driven it once: later requests use the thread */
+    int driven;  /* an inline transfer was submitted: later buffered ones use the thread */
     int sleeping; /* the engine is (about to be) blocked in curl_multi_poll (engine lock) */
     int64_t last_activity; /* engine thread only: last submit/command/completion seen */
     int spinners; /* callers in httpr_xfer_wait's yield-spin (atomic) */
@@ -205,14 +209,18 @@ void httpr_decode_free(void *inflater);
 void httpr_engine_note_deadline(httpr_engine *e, int64_t at);
 void httpr_engine_request_unpause(httpr_engine *e, httpr_xfer *x);
 void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
-/* httpr_engine_submit, and when drive is not NULL and the engine has neither a thread nor
- * a driver yet, *drive = 1: the caller must then run httpr_engine_drive for x. */
-int httpr_engine_submit_driven(httpr_engine *e, httpr_xfer *x, int *drive);
-/* design.md 1 (inline driving): the submitting caller runs the engine loop itself until x is
- * DONE, timeout_ms passes, or another transfer arrives; what is left then goes to the
- * engine thread, started at that moment. A client used from one thread at a time never
- * starts one. */
-int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int timeout_ms);
+/* design.md 1, inline driving: a sync transfer submitted to an engine without a thread
+ * may be run by its owner, on the owner's thread, while the owner waits for it. */
+#define HTTPR_INLINE_NEVER 0
+#define HTTPR_INLINE_FIRST 1  /* a buffered request: only as the engine's first */
+#define HTTPR_INLINE_STREAM 2 /* a sync stream: while the engine has no thread */
+int httpr_engine_submit_inline(httpr_engine *e, httpr_xfer *x, int mode);
+/* The owner of an inline x, about to wait for one of events: runs the engine loop itself
+ * until x has one of them, until_us (httpr_now_us clock) passes, or another transfer arrives
+ * (which then goes to the engine thread, started at that moment). Returns 0 at once when x
+ * is not inline, the thread exists or another caller drives: the caller then waits on the
+ * record as usual. A client used from one thread at a time never starts a thread. */
+int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int events);
 void httpr_engine_mark_dirty(httpr_engine *e, httpr_xfer *x);
 int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out);
 void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x);

@@ -930,9 +930,11 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     return rc == CURLE_OK ? 0 : (int)rc;
 }
 
-int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *method,
-                     const char *url, const char *headers, size_t headers_len, const char *body,
-                     size_t body_len, int flags, httpr_xfer **out)
+/* httpr_xfer_start with the inline mode of the submit (engine.c: HTTPR_INLINE_*). */
+static int start_transfer(httpr_engine *e, const httpr_options *opts, const char *method,
+                          const char *url, const char *headers, size_t headers_len,
+                          const char *body, size_t body_len, int flags, int inline_mode,
+                          httpr_xfer **out)
 {
     httpr_xfer *x = NULL;
     if (!out)
@@ -942,13 +944,24 @@ int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *met
         return rc;
     rc = httpr_xfer_setup(x, opts, method, url, headers, headers_len, body, body_len, flags);
     if (rc == 0)
-        rc = httpr_engine_submit(e, x);
+        rc = httpr_engine_submit_inline(e, x, HTTPR_INLINE_DRIVE ? inline_mode : HTTPR_INLINE_NEVER);
     if (rc != 0) {
         httpr_xfer_free(x);
         return rc;
     }
     *out = x;
     return 0;
+}
+
+int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *method,
+                     const char *url, const char *headers, size_t headers_len, const char *body,
+                     size_t body_len, int flags, httpr_xfer **out)
+{
+    /* A sync stream's reader runs the engine while it waits for data, as long as the client
+     * has no engine thread; async transfers and fed uploads always use the thread. */
+    int sync_stream = (flags & HTTPR_F_STREAM) && !(flags & (HTTPR_F_NOTIFY | HTTPR_F_UPLOAD));
+    return start_transfer(e, opts, method, url, headers, headers_len, body, body_len, flags,
+                          sync_stream ? HTTPR_INLINE_STREAM : HTTPR_INLINE_NEVER, out);
 }
 
 int httpr_xfer_id(httpr_xfer *x, uint64_t *id)
@@ -970,11 +983,33 @@ static int sending_much(httpr_xfer *x)
     return x->body_len > pos && x->body_len - pos > HTTPR_WAIT_SPIN_BODY_BYTES;
 }
 
+/* Runs the engine for an inline x while its owner waits (httpr_engine_drive), until one of
+ * events, or until_us. 1 if it did; 0 if x is not inline or another driver runs it. */
+static int drive_while_waiting(httpr_xfer *x, int64_t until_us, int events)
+{
+    return x->inline_drive && httpr_engine_drive(x->engine, x, until_us, events);
+}
+
+static int64_t until_after(int timeout_ms)
+{
+    return httpr_now_us() + (timeout_ms > 0 ? (int64_t)timeout_ms * 1000 : 0);
+}
+
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
 {
     if (!x || !x->submitted)
         return HTTPR_EINVAL;
     int want = events | HTTPR_EV_DONE;
+    if (x->inline_drive) {
+        int64_t until_us = until_after(timeout_ms);
+        while ((__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & want) == 0 &&
+               drive_while_waiting(x, until_us, want)) {
+            if (httpr_now_us() >= until_us)
+                return (__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & want) ? 0
+                                                                             : HTTPR_ETIMEDOUT;
+        }
+        /* Ready, or the thread (or another caller) drives it now: wait as usual. */
+    }
     /* Yield-spin first: on the 2-core VM a futex wake-up from the engine thread costs
      * ~17 us, more than a small local request's remaining wait. Yielding keeps the engine
      * and a local server on the CPU. events only grows, so a relaxed read that sees a bit
@@ -1128,26 +1163,17 @@ int httpr_xfer_run(httpr_engine *e, const httpr_options *opts, const char *metho
 {
     if (!res || !out || (copy_cap && !copy))
         return HTTPR_EINVAL;
+    /* A buffered sync request may be the engine's first, run on this thread while it waits
+     * (httpr_engine_drive); async ones always go to the engine thread. */
+    int inline_mode = (flags & (HTTPR_F_NOTIFY | HTTPR_F_STREAM | HTTPR_F_UPLOAD))
+                          ? HTTPR_INLINE_NEVER
+                          : HTTPR_INLINE_FIRST;
     httpr_xfer *x = NULL;
-    int rc = httpr_xfer_new(e, &x);
+    int rc = start_transfer(e, opts, method, url, headers, headers_len, body, body_len, flags,
+                            inline_mode, &x);
+    *out = x;
     if (rc != 0)
         return rc;
-    rc = httpr_xfer_setup(x, opts, method, url, headers, headers_len, body, body_len, flags);
-    /* A buffered sync request may run the engine on this thread (httpr_engine_drive); the
-     * others (async, streams, fed uploads) always go to the engine thread. */
-    int inline_ok = HTTPR_INLINE_DRIVE && !(flags & (HTTPR_F_NOTIFY | HTTPR_F_STREAM | HTTPR_F_UPLOAD));
-    int drive = 0;
-    if (rc == 0)
-        rc = httpr_engine_submit_driven(e, x, inline_ok ? &drive : NULL);
-    if (rc != 0) {
-        httpr_xfer_free(x);
-        return rc;
-    }
-    *out = x;
-    if (drive) {
-        httpr_engine_drive(e, x, timeout_ms);
-        timeout_ms = 0; /* the slice is spent; DONE or not, the wait below does not block */
-    }
     rc = httpr_xfer_finish(x, timeout_ms, res);
     if (rc != 0)
         return rc;
@@ -1182,6 +1208,27 @@ int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status)
     return 0;
 }
 
+/* A stream reader with the record lock held and an empty ring: runs the engine itself while
+ * x is inline and nobody else drives (httpr_engine_drive), until data, the end, or
+ * timeout_ms. 0 when that time passed with the ring still empty; 1 otherwise (data, the end,
+ * or someone else drives now: the caller then waits on the record as usual). */
+static int wait_inline(httpr_xfer *x, int timeout_ms)
+{
+    if (!x->inline_drive)
+        return 1;
+    int64_t until_us = until_after(timeout_ms);
+    while (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
+        pthread_mutex_unlock(&x->lock); /* lock order: engine -> record */
+        int drove = drive_while_waiting(x, until_us, HTTPR_EV_DATA | HTTPR_EV_DONE);
+        pthread_mutex_lock(&x->lock);
+        if (!drove)
+            return 1;
+        if (httpr_now_us() >= until_us)
+            return x->ring.len > 0 || (x->events & HTTPR_EV_DONE);
+    }
+    return 1;
+}
+
 int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeout_ms)
 {
     if (!x || !n || (cap && !buf) || !x->stream || !x->submitted)
@@ -1190,6 +1237,10 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
     struct timespec until;
     deadline_after(timeout_ms, &until);
     pthread_mutex_lock(&x->lock);
+    if (timeout_ms > 0 && !wait_inline(x, timeout_ms)) {
+        pthread_mutex_unlock(&x->lock);
+        return HTTPR_ETIMEDOUT;
+    }
     while (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
         if (timeout_ms <= 0 ||
             pthread_cond_timedwait(&x->cond, &x->lock, &until) == ETIMEDOUT) {
@@ -1254,7 +1305,11 @@ int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t 
         /* Sleep at once, no yield-spin as in httpr_xfer_wait: a stream's next batch comes
          * with the engine's next pass, and a spinning reader keeps the engine and the
          * server off the cores (50 MiB through iter_bytes: 25 us of spin cost ~3 ms CPU
-         * and ~2 ms wall per download). */
+         * and ~2 ms wall per download). Or run the engine here (inline stream). */
+        if (!wait_inline(x, timeout_ms)) {
+            pthread_mutex_unlock(&x->lock);
+            return HTTPR_ETIMEDOUT;
+        }
         struct timespec until;
         deadline_after(timeout_ms, &until);
         while (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {

@@ -224,14 +224,16 @@ class Transfer:
         declared_len: int | None = None,
     ) -> None:
         out = ffi.new("httpr_xfer **")
-        check(
-            lib.httpr_xfer_start(
+        try:
+            rc = lib.httpr_xfer_start(
                 *_request_args(engine, options, method, url, headers, body, declared_len),
                 flags,
                 out,
-            ),
-            "starting the transfer",
-        )
+            )
+        except BaseException:
+            _abandon(engine, out)
+            raise
+        check(rc, "starting the transfer")
         self._ptr: Any = ffi.gc(out[0], lib.httpr_xfer_free)
         self.engine = engine
         if flags & F_NOTIFY:
@@ -418,6 +420,17 @@ class Transfer:
             ffi.release(ptr)
 
 
+def _abandon(engine: Engine, out: Any) -> None:
+    """A signal's exception (Ctrl-C) raised as soon as a C call that made a record returned,
+    before Python took the record: cancel the transfer and free our reference, so the
+    engine still ends it (an inline one's cancel starts the engine thread)."""
+    if out[0] != ffi.NULL:
+        xfer = Transfer._adopt(engine, out[0])
+        out[0] = ffi.NULL
+        xfer.cancel()
+        xfer.free()
+
+
 # run_transfer's copy buffer, one per thread that makes requests: a response whose head and
 # body fit is copied there by the C call that ran it, and its record freed in the same call.
 # 128 KiB holds the bench's 5 and 50 KiB bodies (68 KB decoded) and costs 100 threads 12.5 MiB.
@@ -447,15 +460,19 @@ def run_transfer(
         copy = _run_buffers.copy = ffi.from_buffer(bytearray(RUN_COPY_BYTES))
     res: Any = ffi.new("httpr_result *")
     out: Any = ffi.new("httpr_xfer **")
-    rc = lib.httpr_xfer_run(
-        *_request_args(engine, options, method, url, headers, body, None),
-        flags,
-        WAIT_SLICE_MS,
-        copy,
-        RUN_COPY_BYTES,
-        res,
-        out,
-    )
+    try:
+        rc = lib.httpr_xfer_run(
+            *_request_args(engine, options, method, url, headers, body, None),
+            flags,
+            WAIT_SLICE_MS,
+            copy,
+            RUN_COPY_BYTES,
+            res,
+            out,
+        )
+    except BaseException:
+        _abandon(engine, out)
+        raise
     if out[0] == ffi.NULL:
         check(rc, "starting the transfer")
         return Transfer._result_from(res)  # copied into `copy`; the record is already freed
