@@ -32,6 +32,7 @@
 #include "internal.h"
 
 static void engine_unref(httpr_engine *e);
+static int engine_turn(httpr_engine *e, int64_t *wait_us);
 
 /* ---- the SSL session share (design.md section 5: one per engine, never across) ---- */
 
@@ -156,11 +157,23 @@ void httpr_engine_free(httpr_engine *e)
     e->closed = 1;
     e->stop = 1;
     int started = e->thread_started;
+    /* No thread: an inline transfer nobody drives right now is ended here, by one turn
+     * (its stop path finishes everything); a caller driving now sees stop in its turn. */
+    int drive_here = !started && !e->driving;
+    if (drive_here)
+        e->driving = 1;
     pthread_mutex_unlock(&e->lock);
-    if (started) {
+    if (drive_here) {
+        int64_t wait_us;
+        (void)engine_turn(e, &wait_us);
+        pthread_mutex_lock(&e->lock);
+        e->driving = 0;
+        pthread_mutex_unlock(&e->lock);
+    } else {
         curl_multi_wakeup(e->multi);
-        pthread_join(e->thread, NULL);
     }
+    if (started)
+        pthread_join(e->thread, NULL);
     engine_unref(e);
 }
 
@@ -849,6 +862,9 @@ static void *engine_main(void *arg)
 /* Engine lock held: starts the engine thread. */
 static int start_thread(httpr_engine *e)
 {
+    /* Never once httpr_engine_free has run (it would not join it), nor in a forked child. */
+    if (e->stop || e->pid != getpid())
+        return HTTPR_ECLOSED;
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
         return HTTPR_ESYS;
     e->thread_started = 1;
@@ -884,8 +900,10 @@ static int hand_over(httpr_engine *e, httpr_xfer *x)
 
 int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int events)
 {
+    if (e->pid != getpid()) /* a forked child never drives what it inherited (design.md 7) */
+        return 0;
     pthread_mutex_lock(&e->lock);
-    int mine = x->inline_drive && !e->thread_started && !e->driving && !e->stop;
+    int mine = x->inline_drive && !e->thread_started && !e->driving;
     if (mine)
         e->driving = 1;
     pthread_mutex_unlock(&e->lock);
@@ -909,18 +927,26 @@ int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int eve
     int stuck = 0; /* the thread could not start: drive until the others are done */
     for (;;) {
         int64_t wait_us;
-        int stopped = engine_turn(e, &wait_us);
+        if (engine_turn(e, &wait_us)) {
+            /* httpr_engine_free ran: everything has just been finished; no thread now. */
+            pthread_mutex_lock(&e->lock);
+            e->driving = 0;
+            pthread_mutex_unlock(&e->lock);
+            break;
+        }
         int64_t now = httpr_now_us();
         int ready = (__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & events) != 0;
         int others = others_waiting(e, x);
-        if (stopped || (stuck ? !others && (ready || now >= until_us)
-                              : ready || now >= until_us || others)) {
+        if (stuck ? !others && (ready || now >= until_us) : ready || now >= until_us || others) {
             x->inline_busy_us += httpr_now_us() - drive_start;
             if (!(x->events & HTTPR_EV_DONE))
                 x->undriven_since = httpr_now_us();
             if (hand_over(e, x) == 0)
                 break;
+            /* No thread: drive the others here until they are done, as their driver now. */
             x->undriven_since = 0;
+            for (httpr_xfer *y = e->active; y; y = y->next)
+                engine_adopt(e, y);
             stuck = 1;
         }
         if (wait_us == 0)
@@ -997,6 +1023,8 @@ int httpr_engine_submit_inline(httpr_engine *e, httpr_xfer *x, int mode)
 static void engine_command(httpr_engine *e, httpr_xfer *x, httpr_xfer **list, int *queued,
                            httpr_xfer **next, int needs_driver)
 {
+    if (e->pid != getpid()) /* the parent's engine: a child's locks and thread are not ours */
+        return;
     pthread_mutex_lock(&x->lock);
     int live = x->submitted && !(x->events & HTTPR_EV_DONE);
     if (live)

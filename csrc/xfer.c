@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -995,10 +996,19 @@ static int64_t until_after(int timeout_ms)
     return httpr_now_us() + (timeout_ms > 0 ? (int64_t)timeout_ms * 1000 : 0);
 }
 
+/* A forked child waiting on a record of its parent's engine: nothing will ever drive it
+ * there, and driving it would read the parent's sockets (design.md 7). */
+static int inherited(const httpr_xfer *x)
+{
+    return x->engine->pid != getpid();
+}
+
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
 {
     if (!x || !x->submitted)
         return HTTPR_EINVAL;
+    if (inherited(x))
+        return HTTPR_ECLOSED;
     int want = events | HTTPR_EV_DONE;
     if (x->inline_drive) {
         int64_t until_us = until_after(timeout_ms);
@@ -1199,6 +1209,14 @@ int httpr_xfer_head(httpr_xfer *x, const char **head, size_t *len, long *status)
     pthread_mutex_lock(&x->lock);
     int events = x->events;
     pthread_mutex_unlock(&x->lock);
+    if (!(events & HTTPR_EV_HEAD) && x->inline_drive && !inherited(x)) {
+        /* An inline transfer polled for its head: one turn of the engine (nobody else
+         * drives it). */
+        drive_while_waiting(x, httpr_now_us(), HTTPR_EV_HEAD | HTTPR_EV_DONE);
+        pthread_mutex_lock(&x->lock);
+        events = x->events;
+        pthread_mutex_unlock(&x->lock);
+    }
     if (!(events & HTTPR_EV_HEAD))
         return HTTPR_EAGAIN;
     /* After the final head only trailers arrive, and they are not stored: stable. */
@@ -1233,11 +1251,13 @@ int httpr_stream_read(httpr_xfer *x, char *buf, size_t cap, size_t *n, int timeo
 {
     if (!x || !n || (cap && !buf) || !x->stream || !x->submitted)
         return HTTPR_EINVAL;
+    if (inherited(x))
+        return HTTPR_ECLOSED;
     *n = 0;
     struct timespec until;
     deadline_after(timeout_ms, &until);
     pthread_mutex_lock(&x->lock);
-    if (timeout_ms > 0 && !wait_inline(x, timeout_ms)) {
+    if (!wait_inline(x, timeout_ms) && timeout_ms > 0) { /* timeout 0: one turn, a poll */
         pthread_mutex_unlock(&x->lock);
         return HTTPR_ETIMEDOUT;
     }
@@ -1277,6 +1297,8 @@ int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t 
 {
     if (!x || !n || !data || !x->stream || !x->submitted)
         return HTTPR_EINVAL;
+    if (inherited(x))
+        return HTTPR_ECLOSED;
     *n = 0;
     *data = NULL;
     pthread_mutex_lock(&x->lock);
@@ -1297,11 +1319,14 @@ int httpr_stream_next(httpr_xfer *x, size_t consumed, const char **data, size_t 
             pthread_mutex_lock(&x->lock);
         }
     }
-    if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
-        if (timeout_ms <= 0) {
+    if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE) && timeout_ms <= 0) {
+        (void)wait_inline(x, 0); /* an inline stream polled: one turn of the engine */
+        if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
             pthread_mutex_unlock(&x->lock);
             return HTTPR_EAGAIN;
         }
+    }
+    if (x->ring.len == 0 && !(x->events & HTTPR_EV_DONE)) {
         /* Sleep at once, no yield-spin as in httpr_xfer_wait: a stream's next batch comes
          * with the engine's next pass, and a spinning reader keeps the engine and the
          * server off the cores (50 MiB through iter_bytes: 25 us of spin cost ~3 ms CPU
@@ -1377,5 +1402,10 @@ void httpr_xfer_free(httpr_xfer *x)
 {
     if (!x)
         return;
+    /* An inline transfer let go unfinished (an owner that stopped waiting without a cancel)
+     * has nobody to drive it: cancel it, which starts the engine thread to run that. */
+    if (x->inline_drive && x->submitted &&
+        !(__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & HTTPR_EV_DONE))
+        httpr_engine_cancel(x->engine, x);
     httpr_engine_return_record(x->engine, x);
 }

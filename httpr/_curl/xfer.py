@@ -230,11 +230,12 @@ class Transfer:
                 flags,
                 out,
             )
+            check(rc, "starting the transfer")  # a failed start leaves out[0] NULL
+            self._ptr: Any = ffi.gc(out[0], lib.httpr_xfer_free)
+            out[0] = ffi.NULL  # ours now: a later exception frees it through ffi.gc
         except BaseException:
             _abandon(engine, out)
             raise
-        check(rc, "starting the transfer")
-        self._ptr: Any = ffi.gc(out[0], lib.httpr_xfer_free)
         self.engine = engine
         if flags & F_NOTIFY:
             tid: Any = ffi.new("uint64_t *")
@@ -423,7 +424,8 @@ class Transfer:
 def _abandon(engine: Engine, out: Any) -> None:
     """A signal's exception (Ctrl-C) raised as soon as a C call that made a record returned,
     before Python took the record: cancel the transfer and free our reference, so the
-    engine still ends it (an inline one's cancel starts the engine thread)."""
+    engine still ends it (an inline one's cancel starts the engine thread). A record that
+    ffi.gc already holds is freed by it; httpr_xfer_free cancels an unfinished inline one."""
     if out[0] != ffi.NULL:
         xfer = Transfer._adopt(engine, out[0])
         out[0] = ffi.NULL

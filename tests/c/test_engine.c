@@ -685,6 +685,73 @@ static void test_closed_engine_refuses(void)
     httpr_engine_free(e);
 }
 
+/* Inline driving (engine.c httpr_engine_drive): a sync stream on an engine without a thread
+ * is run by its reader while it waits. Polled with timeout 0 it still progresses (one turn
+ * per poll); freed by its engine while nobody drives it, it ends (no hang, no leak). */
+static void test_inline_stream_poll_and_free(void)
+{
+    server s;
+    server_start(&s, BIG);
+    httpr_counters before, now;
+    httpr_counters_get(&before);
+    httpr_engine *e = NULL;
+    httpr_engine_new(10, 0, &e);
+    httpr_options o = options();
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/big", s.port);
+    httpr_xfer *x = NULL;
+    CHECK_EQ_LL(httpr_xfer_start(e, &o, "GET", url, NULL, 0, NULL, 0, HTTPR_F_STREAM, &x), 0);
+    const char *head = NULL;
+    size_t head_len = 0;
+    long status = 0;
+    int rc = HTTPR_EAGAIN;
+    for (int i = 0; i < 500 && rc == HTTPR_EAGAIN; i++) { /* <= 5 s */
+        rc = httpr_xfer_head(x, &head, &head_len, &status);
+        if (rc == HTTPR_EAGAIN)
+            usleep(10 * 1000);
+    }
+    CHECK_EQ_LL(rc, 0);
+    CHECK_EQ_LL(status, 200);
+    static char buf[65536];
+    long long total = 0;
+    for (int i = 0; i < 100000 && total < 1024 * 1024; i++) { /* poll 1 MiB, timeout 0 */
+        size_t n = 0;
+        rc = httpr_stream_read(x, buf, sizeof(buf), &n, 0);
+        if (rc == HTTPR_EAGAIN) {
+            usleep(1000);
+            continue;
+        }
+        CHECK_EQ_LL(rc, 0);
+        if (rc != 0 || n == 0)
+            break;
+        total += (long long)n;
+    }
+    CHECK(total >= 1024 * 1024);
+    httpr_counters_get(&now);
+    CHECK_EQ_LL(now.threads, before.threads); /* the reader drove it: no thread */
+    /* The owner lets go of the engine while nobody drives the stream: free ends it. */
+    httpr_engine_free(e);
+    httpr_counters_get(&now);
+    CHECK_EQ_LL(now.in_flight, before.in_flight);
+    CHECK_EQ_LL(now.threads, before.threads);
+    size_t n = 1;
+    for (int i = 0; i < 1000 && n > 0; i++) { /* what is left in the ring, then the end */
+        rc = httpr_stream_read(x, buf, sizeof(buf), &n, 2000);
+        CHECK_EQ_LL(rc, 0);
+        if (rc != 0)
+            break;
+    }
+    CHECK_EQ_LL(n, 0);
+    httpr_result res;
+    CHECK_EQ_LL(httpr_xfer_result(x, &res), 0);
+    CHECK_EQ_LL(res.reason, HTTPR_REASON_CANCELLED);
+    httpr_xfer_free(x);
+    httpr_counters_get(&now);
+    CHECK_EQ_LL(now.engines, before.engines);
+    CHECK_EQ_LL(now.records, before.records);
+    server_stop(&s);
+}
+
 int main(void)
 {
     CHECK_EQ_LL(httpr_global_init(), 0);
@@ -700,6 +767,7 @@ int main(void)
     test_cancel_and_async_events();
     test_stream_back_pressure();
     test_stream_next();
+    test_inline_stream_poll_and_free();
     test_fed_upload();
     test_closed_engine_refuses();
     test_baseline_readback();

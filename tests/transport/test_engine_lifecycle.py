@@ -105,3 +105,35 @@ def test_counters_return_to_baseline_after_failures_and_close(server, raw_server
                 c.get(f"{srv.url}/x")
     after = counters()
     assert after == before
+
+
+def _child_reads_inherited(stream: object, queue: multiprocessing.Queue[object]) -> None:
+    try:
+        for _ in stream.iter_bytes():  # type: ignore[attr-defined]
+            pass
+        queue.put("read")
+    except BaseException as e:  # reported to the parent
+        queue.put(type(e).__name__)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_never_drives_an_inherited_stream(server) -> None:
+    """design.md 7 with inline driving: a stream its reader drives (no engine thread) is
+    open at fork(); the child reading it gets an error at once instead of reading the
+    parent's socket, and the parent's body arrives whole."""
+    size = 3_000_000
+    with httpr.Client(timeout=10.0) as client:
+        with client.stream("GET", f"{server.url}/bytes?size={size}") as r:
+            it = r.iter_bytes()
+            got = bytearray(next(it))
+            ctx = multiprocessing.get_context("fork")
+            queue: multiprocessing.Queue[object] = ctx.Queue()
+            child = ctx.Process(target=_child_reads_inherited, args=(r, queue))
+            child.start()
+            child.join(20)
+            assert child.exitcode == 0
+            assert queue.get(timeout=5) == "EngineError"
+            for chunk in it:
+                got += chunk
+        assert bytes(got) == payload(size)
