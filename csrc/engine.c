@@ -66,7 +66,7 @@ int httpr_engine_new(long max_connections, long max_host_connections, httpr_engi
     e->efd = -1;
     pthread_mutex_init(&e->lock, NULL);
     pthread_mutex_init(&e->share_lock, NULL);
-    e->pid = getpid();
+    e->pid = httpr_self_pid();
     e->refs = 1;
     e->next_check = INT64_MAX;
     e->multi = curl_multi_init();
@@ -151,7 +151,7 @@ void httpr_engine_free(httpr_engine *e)
         return;
     /* design.md section 7: a forked child never cleans up what it inherited (that would
      * send TLS close_notify or GOAWAY on the parent's sockets, and the thread is gone). */
-    if (e->pid != getpid())
+    if (e->pid != httpr_self_pid())
         return;
     pthread_mutex_lock(&e->lock);
     e->closed = 1;
@@ -183,7 +183,7 @@ int httpr_engine_take_record(httpr_engine *e, httpr_xfer **out)
 {
     *out = NULL;
     pthread_mutex_lock(&e->lock);
-    if (e->pid != getpid()) {
+    if (e->pid != httpr_self_pid()) {
         pthread_mutex_unlock(&e->lock);
         return HTTPR_ECLOSED;
     }
@@ -278,7 +278,7 @@ void httpr_engine_return_record(httpr_engine *e, httpr_xfer *x)
 {
     /* A forked child leaks the record: its lock may have been held by a parent thread at
      * fork time, and its handle belongs to the parent's connections (design.md 7). */
-    if (e->pid != getpid())
+    if (e->pid != httpr_self_pid())
         return;
     pthread_mutex_lock(&x->lock);
     int refs = --x->refs;
@@ -863,7 +863,7 @@ static void *engine_main(void *arg)
 static int start_thread(httpr_engine *e)
 {
     /* Never once httpr_engine_free has run (it would not join it), nor in a forked child. */
-    if (e->stop || e->pid != getpid())
+    if (e->stop || e->pid != httpr_self_pid())
         return HTTPR_ECLOSED;
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
         return HTTPR_ESYS;
@@ -900,7 +900,7 @@ static int hand_over(httpr_engine *e, httpr_xfer *x)
 
 int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int events)
 {
-    if (e->pid != getpid()) /* a forked child never drives what it inherited (design.md 7) */
+    if (e->pid != httpr_self_pid()) /* a forked child never drives what it inherited (design.md 7) */
         return 0;
     pthread_mutex_lock(&e->lock);
     int mine = x->inline_drive && !e->thread_started && !e->driving;
@@ -978,7 +978,7 @@ int httpr_engine_submit_inline(httpr_engine *e, httpr_xfer *x, int mode)
     if (!e || !x || x->engine != e || x->submitted)
         return HTTPR_EINVAL;
     pthread_mutex_lock(&e->lock);
-    if (e->closed || e->pid != getpid()) {
+    if (e->closed || e->pid != httpr_self_pid()) {
         pthread_mutex_unlock(&e->lock);
         return HTTPR_ECLOSED;
     }
@@ -1023,7 +1023,7 @@ int httpr_engine_submit_inline(httpr_engine *e, httpr_xfer *x, int mode)
 static void engine_command(httpr_engine *e, httpr_xfer *x, httpr_xfer **list, int *queued,
                            httpr_xfer **next, int needs_driver)
 {
-    if (e->pid != getpid()) /* the parent's engine: a child's locks and thread are not ours */
+    if (e->pid != httpr_self_pid()) /* the parent's engine: a child's locks and thread are not ours */
         return;
     pthread_mutex_lock(&x->lock);
     int live = x->submitted && !(x->events & HTTPR_EV_DONE);

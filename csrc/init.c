@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -87,8 +88,25 @@ int httpr_ssl_ctx_hook_ready(void)
     return ossl_ready;
 }
 
+/* This process's id, kept for the engine's fork checks (several per request): glibc's
+ * getpid() is a system call. Refreshed in a forked child by the atfork handler. */
+static pid_t self_pid;
+
+static void after_fork_in_child(void)
+{
+    __atomic_store_n(&self_pid, getpid(), __ATOMIC_RELAXED);
+}
+
+pid_t httpr_self_pid(void)
+{
+    pid_t p = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
+    return p ? p : getpid(); /* before httpr_global_init */
+}
+
 static void global_init(void)
 {
+    __atomic_store_n(&self_pid, getpid(), __ATOMIC_RELAXED);
+    pthread_atfork(NULL, NULL, after_fork_in_child);
     /* Never curl_global_cleanup: other libraries in the process may share libcurl. */
     init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (init_result == CURLE_OK)

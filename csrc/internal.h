@@ -214,6 +214,8 @@ void httpr_engine_publish(httpr_engine *e, httpr_xfer *x, int kind);
 #define HTTPR_INLINE_NEVER 0
 #define HTTPR_INLINE_FIRST 1  /* a buffered request: only as the engine's first */
 #define HTTPR_INLINE_STREAM 2 /* a sync stream: while the engine has no thread */
+/* getpid() without the system call (init.c; refreshed after fork). */
+pid_t httpr_self_pid(void);
 int httpr_engine_submit_inline(httpr_engine *e, httpr_xfer *x, int mode);
 /* The owner of an inline x, about to wait for one of events: runs the engine loop itself
  * until x has one of them, until_us (httpr_now_us clock) passes, or another transfer arrives

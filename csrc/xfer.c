@@ -1000,7 +1000,7 @@ static int64_t until_after(int timeout_ms)
  * there, and driving it would read the parent's sockets (design.md 7). */
 static int inherited(const httpr_xfer *x)
 {
-    return x->engine->pid != getpid();
+    return x->engine->pid != httpr_self_pid();
 }
 
 int httpr_xfer_wait(httpr_xfer *x, int events, int timeout_ms)
