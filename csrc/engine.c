@@ -693,6 +693,15 @@ static int streaming_body(const httpr_engine *e)
     return e->n_active == 1 && e->active->stream && e->active->delivered > 0;
 }
 
+/* x's read and write idle timers moved on (a resumed pause, an adopted inline stream). */
+static void note_idle_deadlines(httpr_engine *e, const httpr_xfer *x)
+{
+    if (x->read_ms >= 0)
+        httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
+    if (x->write_ms >= 0)
+        httpr_engine_note_deadline(e, x->last_tx + x->write_ms * 1000);
+}
+
 /* One turn of the loop: queued submissions and commands, libcurl, completions, expired
  * deadlines. Returns 1 once the engine stops (everything in it then finished), else 0 with
  * *wait_us set to how long it may now sleep. Run by the engine thread, or by the one caller
@@ -746,10 +755,7 @@ static int engine_turn(httpr_engine *e, int64_t *wait_us)
                 /* design.md 4: only the engine resumes; the write callback may run
                  * again inside this call, and the ring has room for it now. */
                 x->last_rx = x->last_tx = httpr_now_us();
-                if (x->read_ms >= 0)
-                    httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
-                if (x->write_ms >= 0)
-                    httpr_engine_note_deadline(e, x->last_tx + x->write_ms * 1000);
+                note_idle_deadlines(e, x);
                 curl_easy_pause(x->easy, CURLPAUSE_CONT);
             }
         }
@@ -814,6 +820,21 @@ static void engine_sleep(httpr_engine *e, int64_t wait_us)
     e->last_activity = httpr_now_us(); /* woken: something (socket, submit) happened */
 }
 
+/* Before a sleep, soon after activity: busy-polls the sockets once without blocking and
+ * yields the CPU (so a woken caller or a local server is not kept off a core), since an
+ * answer from a local server is usually microseconds away and a wake-up costs more. Not
+ * with several transfers in flight (their sockets wake the engine often enough), nor while
+ * a stream receives its body. 1 if it polled: the caller takes another turn. */
+static int engine_spin(httpr_engine *e)
+{
+    if (e->n_active > HTTPR_ENGINE_SPIN_MAX_ACTIVE ||
+        httpr_now_us() - e->last_activity >= HTTPR_ENGINE_SPIN_US || streaming_body(e))
+        return 0;
+    curl_multi_poll(e->multi, NULL, 0, 0, NULL);
+    sched_yield();
+    return 1;
+}
+
 /* The driver (the engine thread, or an inline owner) takes over x after a time nobody drove
  * it: that time moves its idle timers on, as a pause does (design.md 6). */
 static void engine_adopt(httpr_engine *e, httpr_xfer *x)
@@ -825,10 +846,7 @@ static void engine_adopt(httpr_engine *e, httpr_xfer *x)
     x->last_rx += away;
     x->last_tx += away;
     x->undriven_since = 0;
-    if (x->read_ms >= 0)
-        httpr_engine_note_deadline(e, x->last_rx + x->read_ms * 1000);
-    if (x->write_ms >= 0)
-        httpr_engine_note_deadline(e, x->last_tx + x->write_ms * 1000);
+    note_idle_deadlines(e, x);
 }
 
 static void *engine_main(void *arg)
@@ -845,15 +863,8 @@ static void *engine_main(void *arg)
             break;
         if (wait_us == 0)
             continue;
-        if (e->n_active <= HTTPR_ENGINE_SPIN_MAX_ACTIVE &&
-            httpr_now_us() - e->last_activity < HTTPR_ENGINE_SPIN_US && !streaming_body(e)) {
-            /* Busy-poll the sockets without blocking, then the queues again; yield the CPU
-             * in between, so a woken caller or a local server is not kept off a core. */
-            curl_multi_poll(e->multi, NULL, 0, 0, NULL);
-            sched_yield();
-            continue;
-        }
-        engine_sleep(e, wait_us);
+        if (!engine_spin(e))
+            engine_sleep(e, wait_us);
     }
     httpr_counter_add(HTTPR_COUNTER_THREADS, -1);
     return NULL;
@@ -871,26 +882,29 @@ static int start_thread(httpr_engine *e)
     return 0;
 }
 
-/* Work in the engine besides x: other transfers in the multi or queued for it. */
-static int others_waiting(httpr_engine *e, const httpr_xfer *x)
+/* Engine lock held (for the queue): work in the engine besides x, other transfers in the
+ * multi or queued for it. */
+static int others_locked(const httpr_engine *e, const httpr_xfer *x)
 {
-    if (e->n_active > (x->in_multi ? 1 : 0))
-        return 1;
-    pthread_mutex_lock(&e->lock);
-    int queued = e->submit_head != NULL;
-    pthread_mutex_unlock(&e->lock);
-    return queued;
+    return e->n_active > (x->in_multi ? 1 : 0) || e->submit_head != NULL;
 }
 
-/* Stops driving inline. Work besides x goes to the engine thread, started now; x itself
- * (a stream whose reader goes back to Python) may stay in the multi undriven until its
- * owner waits again. 0 when the engine is let go; HTTPR_ESYS when the thread could not start
- * (the caller then drives on). */
-static int hand_over(httpr_engine *e, httpr_xfer *x)
+static int others_waiting(httpr_engine *e, const httpr_xfer *x)
 {
-    long others = e->n_active - (x->in_multi ? 1 : 0);
     pthread_mutex_lock(&e->lock);
-    int more = others > 0 || e->submit_head || e->cancels;
+    int others = others_locked(e, x);
+    pthread_mutex_unlock(&e->lock);
+    return others;
+}
+
+/* Stops driving inline. Work besides x (or everything, with to_thread) goes to the engine
+ * thread, started now; otherwise x itself (a stream whose reader goes back to Python) may
+ * stay in the multi undriven until its owner waits again. 0 when the engine is let go;
+ * non-zero when the thread could not start (the caller then drives on). */
+static int hand_over(httpr_engine *e, httpr_xfer *x, int to_thread)
+{
+    pthread_mutex_lock(&e->lock);
+    int more = to_thread || others_locked(e, x) || e->cancels;
     int rc = more && !e->thread_started ? start_thread(e) : 0;
     if (rc == 0)
         e->driving = 0;
@@ -915,12 +929,7 @@ int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int eve
         /* The reader spends longer on its chunks than the engine on fetching them: the
          * engine thread fetches while the reader works (measured: a reader hashing 50 MiB
          * took 41.9 ms inline, 32.8 ms beside the thread). One way: the thread stays. */
-        pthread_mutex_lock(&e->lock);
-        int rc = e->thread_started ? 0 : start_thread(e);
-        if (rc == 0)
-            e->driving = 0;
-        pthread_mutex_unlock(&e->lock);
-        if (rc == 0)
+        if (hand_over(e, x, 1) == 0)
             return 0;
     }
     int64_t drive_start = httpr_now_us();
@@ -938,10 +947,10 @@ int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int eve
         int ready = (__atomic_load_n(&x->events, __ATOMIC_ACQUIRE) & events) != 0;
         int others = others_waiting(e, x);
         if (stuck ? !others && (ready || now >= until_us) : ready || now >= until_us || others) {
-            x->inline_busy_us += httpr_now_us() - drive_start;
+            x->inline_busy_us += now - drive_start;
             if (!(x->events & HTTPR_EV_DONE))
-                x->undriven_since = httpr_now_us();
-            if (hand_over(e, x) == 0)
+                x->undriven_since = now;
+            if (hand_over(e, x, 0) == 0)
                 break;
             /* No thread: drive the others here until they are done, as their driver now. */
             x->undriven_since = 0;
@@ -951,13 +960,8 @@ int httpr_engine_drive(httpr_engine *e, httpr_xfer *x, int64_t until_us, int eve
         }
         if (wait_us == 0)
             continue;
-        if (now - e->last_activity < HTTPR_ENGINE_SPIN_US && !streaming_body(e)) {
-            /* As engine_main: an answer from a local server is usually microseconds away,
-             * and a sleep in poll costs a wake-up more than the yields. */
-            curl_multi_poll(e->multi, NULL, 0, 0, NULL);
-            sched_yield();
+        if (engine_spin(e))
             continue;
-        }
         if (!stuck && wait_us > until_us - now)
             wait_us = until_us - now;
         if (wait_us > 0)

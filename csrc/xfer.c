@@ -931,6 +931,16 @@ int httpr_xfer_setup(httpr_xfer *x, const httpr_options *opts, const char *metho
     return rc == CURLE_OK ? 0 : (int)rc;
 }
 
+/* Which transfers their owner may run inline (engine.c, httpr_engine_drive): sync ones
+ * only (async transfers and fed uploads always use the engine thread); a stream whenever the
+ * engine has no thread, a buffered request (httpr_xfer_run) as the engine's first. */
+static int inline_mode(int flags)
+{
+    if (!HTTPR_INLINE_DRIVE || (flags & (HTTPR_F_NOTIFY | HTTPR_F_UPLOAD)))
+        return HTTPR_INLINE_NEVER;
+    return (flags & HTTPR_F_STREAM) ? HTTPR_INLINE_STREAM : HTTPR_INLINE_FIRST;
+}
+
 /* httpr_xfer_start with the inline mode of the submit (engine.c: HTTPR_INLINE_*). */
 static int start_transfer(httpr_engine *e, const httpr_options *opts, const char *method,
                           const char *url, const char *headers, size_t headers_len,
@@ -945,7 +955,7 @@ static int start_transfer(httpr_engine *e, const httpr_options *opts, const char
         return rc;
     rc = httpr_xfer_setup(x, opts, method, url, headers, headers_len, body, body_len, flags);
     if (rc == 0)
-        rc = httpr_engine_submit_inline(e, x, HTTPR_INLINE_DRIVE ? inline_mode : HTTPR_INLINE_NEVER);
+        rc = httpr_engine_submit_inline(e, x, inline_mode);
     if (rc != 0) {
         httpr_xfer_free(x);
         return rc;
@@ -958,11 +968,11 @@ int httpr_xfer_start(httpr_engine *e, const httpr_options *opts, const char *met
                      const char *url, const char *headers, size_t headers_len, const char *body,
                      size_t body_len, int flags, httpr_xfer **out)
 {
-    /* A sync stream's reader runs the engine while it waits for data, as long as the client
-     * has no engine thread; async transfers and fed uploads always use the thread. */
-    int sync_stream = (flags & HTTPR_F_STREAM) && !(flags & (HTTPR_F_NOTIFY | HTTPR_F_UPLOAD));
+    /* Of the transfers started here only sync streams run inline (buffered requests do
+     * through httpr_xfer_run). */
+    int mode = inline_mode(flags);
     return start_transfer(e, opts, method, url, headers, headers_len, body, body_len, flags,
-                          sync_stream ? HTTPR_INLINE_STREAM : HTTPR_INLINE_NEVER, out);
+                          mode == HTTPR_INLINE_STREAM ? mode : HTTPR_INLINE_NEVER, out);
 }
 
 int httpr_xfer_id(httpr_xfer *x, uint64_t *id)
@@ -1174,13 +1184,11 @@ int httpr_xfer_run(httpr_engine *e, const httpr_options *opts, const char *metho
     if (!res || !out || (copy_cap && !copy))
         return HTTPR_EINVAL;
     /* A buffered sync request may be the engine's first, run on this thread while it waits
-     * (httpr_engine_drive); async ones always go to the engine thread. */
-    int inline_mode = (flags & (HTTPR_F_NOTIFY | HTTPR_F_STREAM | HTTPR_F_UPLOAD))
-                          ? HTTPR_INLINE_NEVER
-                          : HTTPR_INLINE_FIRST;
+     * (httpr_engine_drive). */
+    int mode = inline_mode(flags);
     httpr_xfer *x = NULL;
     int rc = start_transfer(e, opts, method, url, headers, headers_len, body, body_len, flags,
-                            inline_mode, &x);
+                            mode == HTTPR_INLINE_FIRST ? mode : HTTPR_INLINE_NEVER, &x);
     *out = x;
     if (rc != 0)
         return rc;
